@@ -1,0 +1,56 @@
+// Package store defines the small key/value interface every piece of seipbot
+// state goes through. Backends deal in bytes only; encoding, encryption and
+// locking are layered on top (see store/sealed), so a new backend has little
+// to implement and cannot get encryption wrong.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// ErrNotFound is returned by Get when a key does not exist or has expired.
+var ErrNotFound = errors.New("store: key not found")
+
+// ErrClosed is returned by every method once Close has been called.
+var ErrClosed = errors.New("store: closed")
+
+// Store is a key/value store of byte values.
+//
+// Keys are UTF-8 strings shaped "bucket/rest" (for example
+// "reminders/01HZX…"); the first segment names the bucket, which backends may
+// use to group records and which sealed uses, with the rest of the key, as
+// associated data. A key without a slash lives in the bucket "default".
+type Store interface {
+	// Get returns the value stored under key, or ErrNotFound.
+	Get(ctx context.Context, key string) ([]byte, error)
+	// Put stores value under key. A ttl above zero makes the record expire
+	// after that long; zero means it never expires.
+	Put(ctx context.Context, key string, value []byte, ttl time.Duration) error
+	// Delete removes key. Deleting a missing key is not an error.
+	Delete(ctx context.Context, key string) error
+	// Scan calls fn for every live key starting with prefix, in ascending
+	// key order. An error returned by fn stops the scan and is returned.
+	// fn must not call back into the store; the value is only valid during
+	// the call.
+	Scan(ctx context.Context, prefix string, fn func(key string, value []byte) error) error
+	// Update atomically replaces the value under key with what fn returns.
+	// fn receives the current value, or nil when the key is absent. If fn
+	// returns an error nothing is written and Update returns that error; if
+	// it returns a nil slice the key is deleted. A replaced record keeps its
+	// expiry, if it had one; a record created by Update does not expire.
+	Update(ctx context.Context, key string, fn func(current []byte) ([]byte, error)) error
+	// Close releases the store. It is safe to call more than once.
+	Close() error
+}
+
+// SplitKey returns the bucket and the rest of key.
+func SplitKey(key string) (bucket, rest string) {
+	for i := 0; i < len(key); i++ {
+		if key[i] == '/' {
+			return key[:i], key[i+1:]
+		}
+	}
+	return "default", key
+}
