@@ -1,0 +1,50 @@
+package bot
+
+import (
+	"context"
+	"errors"
+)
+
+// Adapter connects the bot to one chat platform. It must receive and send;
+// anything more a platform can do (threads, edits, reactions, buttons) is a
+// separate interface checked at run time.
+type Adapter interface {
+	// Name is the adapter's name, used in Message.Adapter and
+	// Response.Adapter ("shell", "slack").
+	Name() string
+	// Run connects, delivers every inbound message to in, and reconnects by
+	// itself after a dropped connection. It returns nil when its input has
+	// ended for good (the shell's stdin closed) or ctx was cancelled, and an
+	// error only when it cannot go on.
+	Run(ctx context.Context, in Inbox) error
+	// Send delivers one response. A failure is retried by the outbox with
+	// backoff unless it is marked Permanent.
+	Send(ctx context.Context, r Response) error
+}
+
+// Inbox accepts inbound messages. Receive blocks while the bot is busy, so a
+// fast adapter is slowed rather than buffered without bound.
+type Inbox interface {
+	Receive(ctx context.Context, m *Message)
+}
+
+// permanentError marks a delivery failure that retrying cannot fix.
+type permanentError struct{ err error }
+
+func (e permanentError) Error() string { return e.err.Error() }
+func (e permanentError) Unwrap() error { return e.err }
+
+// Permanent marks err as a failure that no retry will fix (an unknown room,
+// a message the platform rejects), so the outbox gives up at once.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return permanentError{err}
+}
+
+// IsPermanent reports whether err was marked by Permanent.
+func IsPermanent(err error) bool {
+	var p permanentError
+	return errors.As(err, &p)
+}

@@ -1,0 +1,384 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// Options configure a Bot. The zero value of every field has a sensible
+// default except Outbox, which New creates when nil.
+type Options struct {
+	Name   string // default "seipbot"
+	Prefix string // command prefix such as "!"; "" for none
+	// Rooms, when not empty, is the only rooms the bot reads; messages from
+	// any other room are ignored without an answer. Direct messages are
+	// always read.
+	Rooms          []string
+	CommandTimeout time.Duration // default 30s
+	RateLimit      RateLimit
+
+	// Authorizer decides who may run what. Without one, commands marked
+	// Sensitive are refused and everything else runs.
+	Authorizer Authorizer
+	// Audit, when set, wraps every command and hear handler outside the
+	// authorization check, so it sees denials as well as results.
+	Audit Middleware
+	// Approval, when set, runs after authorization (a two-person rule).
+	Approval Middleware
+
+	Outbox *Outbox
+	Logger *slog.Logger
+	Now    func() time.Time
+	// MaxInFlight bounds the messages received but not yet handled;
+	// Receive blocks beyond it. Default 1024.
+	MaxInFlight int
+	// DrainTimeout bounds how long Run waits, once its adapters have
+	// stopped, for queued responses to be delivered. Default 10s.
+	DrainTimeout time.Duration
+}
+
+// Authorizer decides whether m.User may run m.Command (or m.Hear) in m.Room.
+type Authorizer interface {
+	// Authorize returns nil to allow, or an error made with Denied whose
+	// text tells the user why not.
+	Authorize(ctx context.Context, m *Message) error
+}
+
+// Bot receives messages from its adapters, routes them to plugins' handlers
+// behind the middleware chain, and sends what they say through its outbox.
+type Bot struct {
+	opts     Options
+	log      *slog.Logger
+	router   *Router
+	outbox   *Outbox
+	adapters []Adapter
+	rooms    map[string]bool
+	limiter  *rateLimiter
+	start    time.Time
+
+	lanes    lanes
+	inflight chan struct{}
+	runCtx   context.Context
+	unknown  Handler // chain for unknown commands and quoting errors
+}
+
+// New returns a Bot. It does no I/O and starts nothing.
+func New(opts Options) (*Bot, error) {
+	if opts.Name == "" {
+		opts.Name = "seipbot"
+	}
+	if opts.CommandTimeout <= 0 {
+		opts.CommandTimeout = 30 * time.Second
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.MaxInFlight <= 0 {
+		opts.MaxInFlight = 1024
+	}
+	if opts.DrainTimeout <= 0 {
+		opts.DrainTimeout = 10 * time.Second
+	}
+	if opts.Outbox == nil {
+		opts.Outbox = NewOutbox(nil, opts.Logger, Backoff{})
+	}
+	b := &Bot{
+		opts:     opts,
+		log:      opts.Logger,
+		router:   NewRouter(opts.Name, opts.Prefix),
+		outbox:   opts.Outbox,
+		limiter:  newRateLimiter(opts.RateLimit, opts.Now),
+		inflight: make(chan struct{}, opts.MaxInFlight),
+		runCtx:   context.Background(),
+	}
+	if len(opts.Rooms) > 0 {
+		b.rooms = map[string]bool{}
+		for _, r := range opts.Rooms {
+			b.rooms[r] = true
+		}
+	}
+	b.lanes.handle = b.dispatch
+	b.unknown = Chain(HandlerFunc(b.answerUnknown), b.report)
+	return b, nil
+}
+
+// Name returns the bot's name.
+func (b *Bot) Name() string { return b.opts.Name }
+
+// Router returns the bot's router, for plugins that list commands (help).
+func (b *Bot) Router() *Router { return b.router }
+
+// Outbox returns the bot's outbox.
+func (b *Bot) Outbox() *Outbox { return b.outbox }
+
+// Use registers plugins. It reports every invalid or conflicting
+// registration at once and must be called before Run.
+func (b *Bot) Use(plugins ...Plugin) error {
+	if err := b.router.use(plugins...); err != nil {
+		return err
+	}
+	for _, c := range b.router.commands {
+		c.chain = b.chain(checkArgs(c.Handler))
+	}
+	for _, h := range b.router.hears {
+		h.chain = b.chain(h.Handler)
+	}
+	return nil
+}
+
+// chain puts h behind the middleware every handler runs behind, outermost
+// first: error reporting and panic recovery, rate limit, audit,
+// authorization, approval, timeout.
+func (b *Bot) chain(h Handler) Handler {
+	return Chain(h, b.report, b.rateLimit, b.opts.Audit, b.authorize, b.opts.Approval, b.timeout)
+}
+
+// AddAdapter connects the bot to a chat platform. Call it before Run.
+func (b *Bot) AddAdapter(a Adapter) {
+	b.adapters = append(b.adapters, a)
+	b.outbox.AddAdapter(a)
+}
+
+// Adapters returns the names of the connected adapters.
+func (b *Bot) Adapters() []string {
+	names := make([]string, len(b.adapters))
+	for i, a := range b.adapters {
+		names[i] = a.Name()
+	}
+	return names
+}
+
+// Started returns when Run began.
+func (b *Bot) Started() time.Time { return b.start }
+
+// ErrNoAdapter is returned by Run when no adapter was added.
+var ErrNoAdapter = errors.New("no chat adapter is configured; configure one under adapters: or use \"seipbot shell\"")
+
+// Run runs the adapters and the outbox until every adapter has stopped or
+// ctx is cancelled, then waits for messages in hand to be handled and their
+// responses delivered (up to DrainTimeout) before closing the adapters.
+func (b *Bot) Run(ctx context.Context) error {
+	if len(b.adapters) == 0 {
+		return ErrNoAdapter
+	}
+	b.start = b.opts.Now()
+	// Handlers and deliveries outlive ctx: a message already received is
+	// answered even while the bot shuts down.
+	b.runCtx = context.WithoutCancel(ctx)
+	outCtx, stopOutbox := context.WithCancel(b.runCtx)
+	outDone := make(chan error, 1)
+	go func() { outDone <- b.outbox.Run(outCtx) }()
+
+	var wg sync.WaitGroup
+	errs := make([]error, len(b.adapters))
+	for i, a := range b.adapters {
+		wg.Go(func() {
+			if err := a.Run(ctx, b); err != nil {
+				errs[i] = fmt.Errorf("adapter %s: %w", a.Name(), err)
+			}
+		})
+	}
+	wg.Wait()
+	b.lanes.wait()
+
+	drainCtx, cancel := context.WithTimeout(b.runCtx, b.opts.DrainTimeout)
+	if err := b.outbox.Flush(drainCtx); err != nil {
+		b.log.Warn("stopping with responses undelivered", "pending", b.outbox.Pending(), "err", err)
+	}
+	cancel()
+	stopOutbox()
+	if err := <-outDone; err != nil {
+		errs = append(errs, err)
+	}
+	for _, a := range b.adapters {
+		if c, ok := a.(io.Closer); ok {
+			if err := c.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("adapter %s: close: %w", a.Name(), err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Receive accepts a message from an adapter. Messages of one user in one
+// room are handled in the order received; different conversations run
+// concurrently. Receive blocks while MaxInFlight messages are in hand.
+func (b *Bot) Receive(ctx context.Context, m *Message) {
+	select {
+	case b.inflight <- struct{}{}:
+	case <-ctx.Done():
+		return
+	}
+	if m.Time.IsZero() {
+		m.Time = b.opts.Now()
+	}
+	b.lanes.push(m.Adapter+"\x00"+m.Room+"\x00"+m.User.ID, m)
+}
+
+// dispatch routes one message and runs what it matched.
+func (b *Bot) dispatch(m *Message) {
+	defer func() { <-b.inflight }()
+	ctx := b.runCtx
+	if !m.Direct && b.rooms != nil && !b.rooms[m.Room] {
+		return
+	}
+	body, addressed := b.router.address(m)
+	m.Addressed, m.Body = addressed, body
+	heard := b.hear(ctx, m)
+	if !addressed {
+		return
+	}
+	toks, err := tokenize(body)
+	if err != nil {
+		b.run(ctx, b.unknown, withError(m, err))
+		return
+	}
+	cmd, used := b.router.resolve(toks)
+	if cmd == nil {
+		if !heard {
+			mm := *m
+			mm.Args = Args{{Name: "words", Value: toks}}
+			b.run(ctx, b.unknown, &mm)
+		}
+		return
+	}
+	mm := *m
+	mm.Command = cmd
+	mm.Args, err = cmd.parseArgs(body, toks[used:])
+	if err != nil {
+		mm.Args = Args{{Name: argErrorName, Value: err}}
+	}
+	b.run(ctx, cmd.chain, &mm)
+}
+
+// hear runs the hear patterns that match m and reports whether any did.
+func (b *Bot) hear(ctx context.Context, m *Message) bool {
+	ix := b.router.index
+	if ix == nil || len(ix.hears) == 0 {
+		return false
+	}
+	var buf [8]int32
+	heard := false
+	for _, i := range ix.candidates(buf[:0], m.Text) {
+		h := ix.hears[i]
+		text := m.Text
+		if h.Addressed {
+			if !m.Addressed {
+				continue
+			}
+			text = m.Body
+		}
+		match := h.re.FindStringSubmatch(text)
+		if match == nil {
+			continue
+		}
+		heard = true
+		mm := *m
+		mm.Hear, mm.Match = h, match
+		b.run(ctx, h.chain, &mm)
+	}
+	return heard
+}
+
+func (b *Bot) run(ctx context.Context, h Handler, m *Message) {
+	// The chain's outermost layer reports errors itself.
+	_ = h.Handle(ctx, responder{out: b.outbox, m: m}, m)
+}
+
+// argErrorName carries an argument error through the middleware chain, so a
+// user who may not run a command learns nothing about its arguments.
+const argErrorName = "\x00error"
+
+func withError(m *Message, err error) *Message {
+	mm := *m
+	mm.Args = Args{{Name: argErrorName, Value: err}}
+	return &mm
+}
+
+func argError(m *Message) error {
+	if a, ok := m.Args.find(argErrorName); ok {
+		return a.Value.(error)
+	}
+	return nil
+}
+
+// checkArgs returns the argument error the router found, if any, in place
+// of running the handler.
+func checkArgs(h Handler) Handler {
+	return HandlerFunc(func(ctx context.Context, w Responder, m *Message) error {
+		if err := argError(m); err != nil {
+			return err
+		}
+		return h.Handle(ctx, w, m)
+	})
+}
+
+// answerUnknown answers an addressed message that names no command.
+func (b *Bot) answerUnknown(ctx context.Context, w Responder, m *Message) error {
+	if err := argError(m); err != nil {
+		return err
+	}
+	a, _ := m.Args.find("words")
+	toks, _ := a.Value.([]token)
+	if len(toks) == 0 {
+		return w.Reply(ctx, `Yes? Say "help" to see what I can do.`)
+	}
+	if c := b.router.suggest(toks); c != nil {
+		return w.Reply(ctx, fmt.Sprintf("I don't know %q. Did you mean %q? Say \"help\" to see what I can do.", toks[0].text, c.Words))
+	}
+	return w.Reply(ctx, fmt.Sprintf("I don't know %q. Say \"help\" to see what I can do.", toks[0].text))
+}
+
+// lanes runs each conversation's messages in order on its own goroutine,
+// which lives only while the conversation has messages waiting.
+type lanes struct {
+	handle func(*Message)
+	mu     sync.Mutex
+	m      map[string]*lane
+	wg     sync.WaitGroup
+}
+
+type lane struct{ q []*Message }
+
+func (l *lanes) push(key string, m *Message) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.m == nil {
+		l.m = map[string]*lane{}
+	}
+	ln := l.m[key]
+	if ln != nil {
+		ln.q = append(ln.q, m)
+		return
+	}
+	ln = &lane{q: []*Message{m}}
+	l.m[key] = ln
+	l.wg.Go(func() { l.drain(key, ln) })
+}
+
+func (l *lanes) drain(key string, ln *lane) {
+	for {
+		l.mu.Lock()
+		if len(ln.q) == 0 {
+			delete(l.m, key)
+			l.mu.Unlock()
+			return
+		}
+		m := ln.q[0]
+		ln.q[0] = nil
+		ln.q = ln.q[1:]
+		l.mu.Unlock()
+		l.handle(m)
+	}
+}
+
+// wait returns once every received message has been handled.
+func (l *lanes) wait() { l.wg.Wait() }

@@ -1,0 +1,207 @@
+package bot
+
+import (
+	"fmt"
+	"regexp"
+	"regexp/syntax"
+	"slices"
+	"strings"
+	"unicode/utf8"
+)
+
+// Hear is a pattern the bot listens for in conversation, whether or not the
+// message is addressed to it.
+type Hear struct {
+	// Name identifies the pattern in help and audit records.
+	Name    string
+	Pattern string
+	Help    string
+	// Addressed patterns match only messages addressed to the bot (small
+	// talk); others hear every message in rooms the bot may read.
+	Addressed bool
+	// Permission and Sensitive work as for Command.
+	Permission string
+	Sensitive  bool
+	Handler    Handler
+
+	Plugin string
+	re     *regexp.Regexp
+	chain  Handler
+}
+
+// hearIndex finds the hear patterns that may match a line without running
+// every regular expression: Go's regexp engine is slow on unanchored,
+// case-insensitive patterns, so each pattern contributes the longest literal
+// it cannot match without, and one pass of an Aho-Corasick automaton over
+// the line, folding ASCII case, names the candidates. Patterns with no
+// usable literal are always tried.
+type hearIndex struct {
+	hears  []*Hear
+	always []int32 // patterns without a literal
+
+	class   [256]uint8 // byte → input class, ASCII case folded
+	nclass  int
+	delta   []int32   // state*nclass+class → next state
+	outputs [][]int32 // state → patterns whose literal ends here
+}
+
+func buildHearIndex(hears []*Hear) *hearIndex {
+	ix := &hearIndex{hears: hears}
+	var lits []string
+	var litPattern []int32
+	for i, h := range hears {
+		lit := requiredLiteral(h.Pattern)
+		if len(lit) < 2 {
+			ix.always = append(ix.always, int32(i))
+			continue
+		}
+		lits = append(lits, lit)
+		litPattern = append(litPattern, int32(i))
+	}
+	ix.build(lits, litPattern)
+	return ix
+}
+
+func foldByte(b byte) byte {
+	if 'A' <= b && b <= 'Z' {
+		return b + 'a' - 'A'
+	}
+	return b
+}
+
+// build makes the automaton's full transition table, so matching is one
+// table lookup per byte.
+func (ix *hearIndex) build(lits []string, pattern []int32) {
+	// Class 0 is every byte that occurs in no literal.
+	ix.nclass = 1
+	for _, l := range lits {
+		for i := 0; i < len(l); i++ {
+			b := foldByte(l[i])
+			if ix.class[b] == 0 {
+				ix.class[b] = uint8(ix.nclass)
+				ix.nclass++
+			}
+		}
+	}
+	for b := 'A'; b <= 'Z'; b++ {
+		ix.class[b] = ix.class[b+'a'-'A']
+	}
+	// Trie of the literals.
+	type node struct{ next map[uint8]int32 }
+	trie := []node{{next: map[uint8]int32{}}}
+	ix.outputs = [][]int32{nil}
+	for k, l := range lits {
+		s := int32(0)
+		for i := 0; i < len(l); i++ {
+			c := ix.class[l[i]]
+			nx, ok := trie[s].next[c]
+			if !ok {
+				nx = int32(len(trie))
+				trie = append(trie, node{next: map[uint8]int32{}})
+				ix.outputs = append(ix.outputs, nil)
+				trie[s].next[c] = nx
+			}
+			s = nx
+		}
+		ix.outputs[s] = append(ix.outputs[s], pattern[k])
+	}
+	// Breadth-first: each state's transitions are its trie edges, else its
+	// failure state's transitions; outputs gather along failure links.
+	n := ix.nclass
+	ix.delta = make([]int32, len(trie)*n)
+	fail := make([]int32, len(trie))
+	queue := []int32{}
+	for c := 0; c < n; c++ {
+		if nx, ok := trie[0].next[uint8(c)]; ok {
+			ix.delta[c] = nx
+			queue = append(queue, nx)
+		}
+	}
+	for len(queue) > 0 {
+		s := queue[0]
+		queue = queue[1:]
+		ix.outputs[s] = append(ix.outputs[s], ix.outputs[fail[s]]...)
+		for c := 0; c < n; c++ {
+			if nx, ok := trie[s].next[uint8(c)]; ok {
+				fail[nx] = ix.delta[int(fail[s])*n+c]
+				ix.delta[int(s)*n+c] = nx
+				queue = append(queue, nx)
+			} else {
+				ix.delta[int(s)*n+c] = ix.delta[int(fail[s])*n+c]
+			}
+		}
+	}
+}
+
+// candidates appends to dst the indexes of the patterns that may match
+// text, in registration order, each once.
+func (ix *hearIndex) candidates(dst []int32, text string) []int32 {
+	dst = append(dst, ix.always...)
+	if len(ix.delta) > 0 {
+		s := int32(0)
+		n := int32(ix.nclass)
+		for i := 0; i < len(text); i++ {
+			s = ix.delta[s*n+int32(ix.class[text[i]])]
+			for _, p := range ix.outputs[s] {
+				if !slices.Contains(dst, p) {
+					dst = append(dst, p)
+				}
+			}
+		}
+	}
+	slices.Sort(dst)
+	return dst
+}
+
+// requiredLiteral returns, in lower case, the longest ASCII string that
+// every match of pattern contains, or "" when there is none.
+func requiredLiteral(pattern string) string {
+	re, err := syntax.Parse(pattern, syntax.Perl)
+	if err != nil {
+		return ""
+	}
+	return strings.ToLower(longestRequired(re.Simplify()))
+}
+
+func longestRequired(re *syntax.Regexp) string {
+	switch re.Op {
+	case syntax.OpLiteral:
+		s := string(re.Rune)
+		for i := 0; i < len(s); i++ {
+			if s[i] >= utf8.RuneSelf {
+				// Unicode case folding (K and the Kelvin sign) is beyond a
+				// byte-wise prefilter; such patterns are always tried.
+				return ""
+			}
+		}
+		return s
+	case syntax.OpCapture, syntax.OpPlus:
+		return longestRequired(re.Sub[0])
+	case syntax.OpRepeat:
+		if re.Min >= 1 {
+			return longestRequired(re.Sub[0])
+		}
+	case syntax.OpConcat:
+		best := ""
+		for _, sub := range re.Sub {
+			if l := longestRequired(sub); len(l) > len(best) {
+				best = l
+			}
+		}
+		return best
+	}
+	return ""
+}
+
+// compile checks a hear declaration and compiles its pattern.
+func (h *Hear) compile() error {
+	if h.Handler == nil {
+		return fmt.Errorf("hear %q has no handler", h.Name)
+	}
+	re, err := regexp.Compile(h.Pattern)
+	if err != nil {
+		return fmt.Errorf("hear %q: pattern %q does not compile: %w", h.Name, h.Pattern, err)
+	}
+	h.re = re
+	return nil
+}

@@ -1,0 +1,100 @@
+package bot
+
+import (
+	"context"
+	"time"
+)
+
+// User is who sent a message. ID is the stable platform identity
+// ("slack:U024BE7LH", "shell:alice"); access decisions use it and never Name,
+// which users can change.
+type User struct {
+	ID   string
+	Name string
+}
+
+// Message is one inbound chat line, as an adapter delivers it and as the
+// router annotates it before a handler sees it.
+type Message struct {
+	ID      string
+	Adapter string
+	Text    string
+	Room    string // platform room id; for a direct message, the conversation id
+	User    User
+	Direct  bool   // a one-to-one conversation with the bot
+	Thread  string // thread the message belongs to, if the platform has threads
+	Time    time.Time
+	// Mentioned is set by adapters whose platform marks a mention itself
+	// (Slack's app_mention), so the router need not find the name in Text.
+	Mentioned bool
+
+	// Set by the router.
+
+	// Addressed reports whether the message was meant for the bot: a direct
+	// message, a mention, or the command prefix.
+	Addressed bool
+	// Body is Text without the leading mention or prefix.
+	Body string
+	// Command is the matched command, nil for a hear match.
+	Command *Command
+	// Args holds the command's parsed arguments.
+	Args Args
+	// Hear is the matched hear pattern, nil for a command.
+	Hear *Hear
+	// Match holds the hear pattern's submatches; Match[0] is the whole match.
+	Match []string
+}
+
+// Response is something the bot says. Text is plain text with a small
+// markup that adapters render natively: ```code blocks```, `inline code`,
+// **bold** and [links](https://…).
+type Response struct {
+	Adapter string // empty: the first adapter
+	Room    string // the room to speak in, unless Direct
+	User    string // the user to message, when Direct
+	Direct  bool
+	Thread  string
+	Text    string
+}
+
+// Sender delivers a Response. The Outbox is the Sender every part of the
+// bot uses; adapters only implement the last step.
+type Sender interface {
+	Send(ctx context.Context, r Response) error
+}
+
+// Responder is what a handler answers through.
+type Responder interface {
+	// Reply answers the message in its room and thread, or in the direct
+	// conversation it came from.
+	Reply(ctx context.Context, text string) error
+	// Send says something anywhere.
+	Send(ctx context.Context, r Response) error
+}
+
+// ReplyTo returns the Response that answers m with text.
+func ReplyTo(m *Message, text string) Response {
+	r := Response{Adapter: m.Adapter, Room: m.Room, Thread: m.Thread, Text: text}
+	if m.Direct {
+		r.Direct = true
+		r.User = m.User.ID
+	}
+	return r
+}
+
+// responder answers through a Sender on behalf of one message.
+type responder struct {
+	out Sender
+	m   *Message
+}
+
+func (r responder) Reply(ctx context.Context, text string) error {
+	return r.out.Send(ctx, ReplyTo(r.m, text))
+}
+
+func (r responder) Send(ctx context.Context, resp Response) error {
+	if resp.Adapter == "" {
+		resp.Adapter = r.m.Adapter
+	}
+	return r.out.Send(ctx, resp)
+}

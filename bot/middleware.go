@@ -1,0 +1,149 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"sync"
+	"time"
+)
+
+// report is the outermost middleware: it turns a handler's error or panic
+// into one reply. Mistakes the user can fix are shown as they are; anything
+// else gets an error id, and its details go only to the log, which is where
+// an internal error message belongs.
+func (b *Bot) report(next Handler) Handler {
+	return HandlerFunc(func(ctx context.Context, w Responder, m *Message) (err error) {
+		// A reply about a timeout must not be cancelled by the timeout.
+		replyCtx := context.WithoutCancel(ctx)
+		defer func() {
+			if p := recover(); p != nil {
+				id := newID()[:8]
+				b.log.Error("handler panicked", "error_id", id, "panic", fmt.Sprint(p), "stack", string(debug.Stack()), "command", commandName(m), "user", m.User.ID)
+				_ = w.Reply(replyCtx, fmt.Sprintf("Something went wrong (error id %s); the bot's log has the details.", id))
+				err = nil
+			}
+		}()
+		err = next.Handle(ctx, w, m)
+		if err == nil {
+			return nil
+		}
+		var ue *UsageError
+		switch msg, ok := userMessage(err); {
+		case ok:
+			_ = w.Reply(replyCtx, msg)
+		case errors.As(err, &ue):
+			_ = w.Reply(replyCtx, ue.Error())
+		case errors.Is(err, context.DeadlineExceeded):
+			_ = w.Reply(replyCtx, fmt.Sprintf("%q took longer than %s and was stopped; try again, or narrow the request.", commandName(m), b.opts.CommandTimeout))
+		default:
+			id := newID()[:8]
+			b.log.Error("handler failed", "error_id", id, "err", err, "command", commandName(m), "user", m.User.ID)
+			_ = w.Reply(replyCtx, fmt.Sprintf("That failed (error id %s); the bot's log has the details.", id))
+		}
+		return nil
+	})
+}
+
+func commandName(m *Message) string {
+	switch {
+	case m.Command != nil:
+		return m.Command.Words
+	case m.Hear != nil:
+		return "hear " + m.Hear.Plugin + "/" + m.Hear.Name
+	}
+	return ""
+}
+
+// authorize refuses what the Authorizer does not allow; without an
+// Authorizer it refuses every sensitive command and hear, so a bot with no
+// access policy never fails open.
+func (b *Bot) authorize(next Handler) Handler {
+	return HandlerFunc(func(ctx context.Context, w Responder, m *Message) error {
+		if b.opts.Authorizer != nil {
+			if err := b.opts.Authorizer.Authorize(ctx, m); err != nil {
+				return err
+			}
+		} else if (m.Command != nil && m.Command.Sensitive) || (m.Hear != nil && m.Hear.Sensitive) {
+			return Denied(fmt.Sprintf("%q is restricted and no access policy grants it; ask an admin to grant it in the configuration.", commandName(m)))
+		}
+		return next.Handle(ctx, w, m)
+	})
+}
+
+// timeout gives every handler a deadline.
+func (b *Bot) timeout(next Handler) Handler {
+	return HandlerFunc(func(ctx context.Context, w Responder, m *Message) error {
+		ctx, cancel := context.WithTimeout(ctx, b.opts.CommandTimeout)
+		defer cancel()
+		return next.Handle(ctx, w, m)
+	})
+}
+
+// RateLimit bounds how many commands one user may run: PerMinute on average
+// with bursts of Burst. Zero PerMinute turns the limit off.
+type RateLimit struct {
+	PerMinute int
+	Burst     int
+}
+
+// rateLimit refuses commands beyond a user's rate. Hear patterns are not
+// limited: they answer conversation, not requests.
+func (b *Bot) rateLimit(next Handler) Handler {
+	if b.limiter == nil {
+		return next
+	}
+	return HandlerFunc(func(ctx context.Context, w Responder, m *Message) error {
+		if m.Command != nil {
+			if wait, ok := b.limiter.allow(m.User.ID); !ok {
+				return Userf("You are sending commands faster than %d a minute; try again in %s.", b.opts.RateLimit.PerMinute, wait.Round(time.Second)+time.Second)
+			}
+		}
+		return next.Handle(ctx, w, m)
+	})
+}
+
+// rateLimiter is a token bucket per user.
+type rateLimiter struct {
+	rate  float64 // tokens a second
+	burst float64
+	now   func() time.Time
+	mu    sync.Mutex
+	users map[string]*bucket
+}
+
+type bucket struct {
+	tokens float64
+	at     time.Time
+}
+
+func newRateLimiter(l RateLimit, now func() time.Time) *rateLimiter {
+	if l.PerMinute <= 0 {
+		return nil
+	}
+	burst := l.Burst
+	if burst <= 0 {
+		burst = 1
+	}
+	return &rateLimiter{rate: float64(l.PerMinute) / 60, burst: float64(burst), now: now, users: map[string]*bucket{}}
+}
+
+// allow takes a token for user, or says how long until one is free.
+func (r *rateLimiter) allow(user string) (time.Duration, bool) {
+	now := r.now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	bk := r.users[user]
+	if bk == nil {
+		bk = &bucket{tokens: r.burst, at: now}
+		r.users[user] = bk
+	}
+	bk.tokens = min(r.burst, bk.tokens+now.Sub(bk.at).Seconds()*r.rate)
+	bk.at = now
+	if bk.tokens >= 1 {
+		bk.tokens--
+		return 0, true
+	}
+	return time.Duration((1 - bk.tokens) / r.rate * float64(time.Second)), false
+}

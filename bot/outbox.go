@@ -1,0 +1,297 @@
+package bot
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/seipbot/seipbot/store"
+)
+
+// outboxPrefix is where durable items wait in the store.
+const outboxPrefix = "outbox/"
+
+// Outbox is the one way out of the bot. Every response waits in a queue per
+// destination room, which keeps the room's order, and is retried with
+// backoff until its adapter accepts it. What the bot accepted on its own
+// account (a reminder, an alert, a job result) is sent durably: stored
+// before SendDurable returns and delivered after a restart if the process
+// dies first.
+type Outbox struct {
+	st      store.Store
+	log     *slog.Logger
+	backoff Backoff
+
+	mu       sync.Mutex
+	adapters map[string]Adapter
+	first    string
+	queues   map[string]*outQueue
+	durable  map[string]bool // ids of durable items queued, so none is queued twice
+	pending  int
+	waiters  []chan struct{}
+	runCtx   context.Context // set by Run; nil before
+	seq      uint64
+}
+
+// Backoff bounds the delay between delivery attempts.
+type Backoff struct {
+	Min, Max time.Duration
+}
+
+type outQueue struct {
+	items   []*outItem
+	running bool
+}
+
+type outItem struct {
+	ID       string    `json:"id"`
+	Seq      uint64    `json:"seq"`
+	Queued   time.Time `json:"queued"`
+	Response Response  `json:"response"`
+	durable  bool
+}
+
+// NewOutbox returns an outbox that keeps durable items in st (nil keeps
+// nothing across restarts).
+func NewOutbox(st store.Store, log *slog.Logger, b Backoff) *Outbox {
+	if b.Min <= 0 {
+		b.Min = 200 * time.Millisecond
+	}
+	if b.Max < b.Min {
+		b.Max = 30 * time.Second
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Outbox{st: st, log: log, backoff: b, adapters: map[string]Adapter{}, queues: map[string]*outQueue{}, durable: map[string]bool{}}
+}
+
+// AddAdapter makes a delivers through a. The first adapter added receives
+// responses that name none.
+func (o *Outbox) AddAdapter(a Adapter) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.first == "" {
+		o.first = a.Name()
+	}
+	o.adapters[a.Name()] = a
+}
+
+// Send queues r for delivery. It does not wait for the chat server.
+func (o *Outbox) Send(_ context.Context, r Response) error {
+	o.enqueue(&outItem{Response: r})
+	return nil
+}
+
+// SendDurable stores r under id before queueing it, so it is delivered even
+// if the process dies first. Sending again with the same id replaces the
+// stored item rather than adding another; an empty id gets a fresh one.
+func (o *Outbox) SendDurable(ctx context.Context, id string, r Response) error {
+	if o.st == nil {
+		return o.Send(ctx, r)
+	}
+	if id == "" {
+		id = newID()
+	}
+	it := &outItem{ID: id, Queued: time.Now().UTC(), Response: r, durable: true}
+	o.mu.Lock()
+	o.seq++
+	it.Seq = o.seq
+	o.mu.Unlock()
+	b, err := json.Marshal(it)
+	if err != nil {
+		return fmt.Errorf("outbox: encode: %w", err)
+	}
+	if err := o.st.Put(ctx, outboxPrefix+id, b, 0); err != nil {
+		return fmt.Errorf("outbox: store: %w", err)
+	}
+	o.enqueue(it)
+	return nil
+}
+
+func (o *Outbox) enqueue(it *outItem) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if it.durable {
+		if o.durable[it.ID] {
+			return
+		}
+		o.durable[it.ID] = true
+	}
+	if it.Response.Adapter == "" {
+		it.Response.Adapter = o.first
+	}
+	key := destination(it.Response)
+	q := o.queues[key]
+	if q == nil {
+		q = &outQueue{}
+		o.queues[key] = q
+	}
+	q.items = append(q.items, it)
+	o.pending++
+	o.startLocked(key, q)
+}
+
+func destination(r Response) string {
+	if r.Direct {
+		return r.Adapter + "\x00dm\x00" + r.User
+	}
+	return r.Adapter + "\x00" + r.Room
+}
+
+// startLocked starts the queue's delivery goroutine once Run has begun.
+func (o *Outbox) startLocked(key string, q *outQueue) {
+	if o.runCtx == nil || q.running || len(q.items) == 0 {
+		return
+	}
+	q.running = true
+	go o.deliver(o.runCtx, key, q)
+}
+
+// Run loads the durable items left by an earlier process, then delivers
+// until ctx is cancelled.
+func (o *Outbox) Run(ctx context.Context) error {
+	var left []*outItem
+	if o.st != nil {
+		err := o.st.Scan(ctx, outboxPrefix, func(key string, v []byte) error {
+			it := &outItem{durable: true}
+			if err := json.Unmarshal(v, it); err != nil {
+				o.log.Error("outbox: dropping an unreadable item", "key", key, "err", err)
+				return nil
+			}
+			left = append(left, it)
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("outbox: load: %w", err)
+		}
+	}
+	slices.SortFunc(left, func(a, b *outItem) int {
+		if c := a.Queued.Compare(b.Queued); c != 0 {
+			return c
+		}
+		return int(a.Seq) - int(b.Seq)
+	})
+	o.mu.Lock()
+	o.runCtx = ctx
+	o.mu.Unlock()
+	for _, it := range left {
+		o.enqueue(it)
+	}
+	o.mu.Lock()
+	for key, q := range o.queues {
+		o.startLocked(key, q)
+	}
+	o.mu.Unlock()
+	<-ctx.Done()
+	return nil
+}
+
+func (o *Outbox) deliver(ctx context.Context, key string, q *outQueue) {
+	for {
+		o.mu.Lock()
+		if len(q.items) == 0 {
+			q.running = false
+			delete(o.queues, key)
+			o.mu.Unlock()
+			return
+		}
+		it := q.items[0]
+		a := o.adapters[it.Response.Adapter]
+		o.mu.Unlock()
+
+		if !o.attempt(ctx, a, it) {
+			o.mu.Lock()
+			q.running = false
+			o.mu.Unlock()
+			return // ctx ended; the item stays queued (and stored, if durable)
+		}
+		o.mu.Lock()
+		q.items[0] = nil
+		q.items = q.items[1:]
+		delete(o.durable, it.ID)
+		o.pending--
+		if o.pending == 0 {
+			for _, w := range o.waiters {
+				close(w)
+			}
+			o.waiters = nil
+		}
+		o.mu.Unlock()
+	}
+}
+
+// attempt delivers it, retrying with backoff, and reports whether the item
+// is done with (delivered, or failed for good).
+func (o *Outbox) attempt(ctx context.Context, a Adapter, it *outItem) bool {
+	delay := o.backoff.Min
+	for tries := 1; ; tries++ {
+		var err error
+		if a == nil {
+			err = Permanent(fmt.Errorf("no adapter named %q", it.Response.Adapter))
+		} else {
+			err = a.Send(ctx, it.Response)
+		}
+		if err == nil || IsPermanent(err) {
+			if err != nil {
+				o.log.Error("outbox: giving up on a response", "adapter", it.Response.Adapter, "room", it.Response.Room, "err", err)
+			}
+			if it.durable {
+				if derr := o.st.Delete(context.WithoutCancel(ctx), outboxPrefix+it.ID); derr != nil {
+					o.log.Error("outbox: delivered item not removed; it may be sent again", "id", it.ID, "err", derr)
+				}
+			}
+			return true
+		}
+		o.log.Warn("outbox: delivery failed, will retry", "adapter", it.Response.Adapter, "attempt", tries, "retry_in", delay, "err", err)
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return false
+		case <-t.C:
+		}
+		delay = min(delay*2, o.backoff.Max)
+	}
+}
+
+// Pending returns how many responses wait for delivery.
+func (o *Outbox) Pending() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.pending
+}
+
+// Flush waits until every queued response has been delivered or ctx ends.
+func (o *Outbox) Flush(ctx context.Context) error {
+	o.mu.Lock()
+	if o.pending == 0 {
+		o.mu.Unlock()
+		return nil
+	}
+	w := make(chan struct{})
+	o.waiters = append(o.waiters, w)
+	o.mu.Unlock()
+	select {
+	case <-w:
+		return nil
+	case <-ctx.Done():
+		return errors.Join(errors.New("outbox: responses still waiting"), ctx.Err())
+	}
+}
+
+var idEncoding = base32.NewEncoding("abcdefghijkmnpqrstuvwxyz23456789").WithPadding(base32.NoPadding)
+
+// newID returns a random identifier that is short enough to type in chat.
+func newID() string {
+	var b [10]byte
+	rand.Read(b[:])
+	return idEncoding.EncodeToString(b[:])
+}
