@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -269,7 +270,13 @@ func (c *Command) parseArgs(body string, toks []token) (Args, error) {
 	if p < len(positional) {
 		return nil, &UsageError{c, fmt.Sprintf("%q is one argument too many", positional[p].text)}
 	}
+	// Declaration order, whatever order the flags came in.
+	slices.SortStableFunc(out, func(a, b ArgValue) int { return c.argIndex(a.Name) - c.argIndex(b.Name) })
 	return out, nil
+}
+
+func (c *Command) argIndex(name string) int {
+	return slices.IndexFunc(c.Args, func(a Arg) bool { return a.Name == name })
 }
 
 // restAt reports whether positional argument i is a Rest argument, after

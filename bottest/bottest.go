@@ -1,0 +1,107 @@
+// Package bottest helps test plugins: a recording adapter that plays a
+// script of messages into a real bot and keeps what the bot says.
+package bottest
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/seipbot/seipbot/bot"
+)
+
+// Adapter is an in-memory chat platform. Run delivers its messages and
+// returns; Send records responses. The bot keeps one user's messages in one
+// room in order, and so their answers.
+type Adapter struct {
+	name string
+	msgs []*bot.Message
+	// Fail, when set, is called for each Send; a non-nil error is returned
+	// to the outbox (and nothing is recorded).
+	Fail func(r bot.Response) error
+
+	mu   sync.Mutex
+	sent []bot.Response
+}
+
+var _ bot.Adapter = (*Adapter)(nil)
+
+// NewAdapter returns an adapter named name that will deliver msgs.
+func NewAdapter(name string, msgs ...*bot.Message) *Adapter {
+	return &Adapter{name: name, msgs: msgs}
+}
+
+// Name returns the adapter's name.
+func (a *Adapter) Name() string { return a.name }
+
+// Run delivers the messages, then returns.
+func (a *Adapter) Run(ctx context.Context, in bot.Inbox) error {
+	for _, m := range a.msgs {
+		if m.Adapter == "" {
+			m.Adapter = a.name
+		}
+		in.Receive(ctx, m)
+	}
+	return nil
+}
+
+// Send records r.
+func (a *Adapter) Send(_ context.Context, r bot.Response) error {
+	if a.Fail != nil {
+		if err := a.Fail(r); err != nil {
+			return err
+		}
+	}
+	a.mu.Lock()
+	a.sent = append(a.sent, r)
+	a.mu.Unlock()
+	return nil
+}
+
+// Sent returns what the bot has said so far.
+func (a *Adapter) Sent() []bot.Response {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return append([]bot.Response(nil), a.sent...)
+}
+
+// Texts returns the text of every response, in order.
+func (a *Adapter) Texts() []string {
+	var out []string
+	for _, r := range a.Sent() {
+		out = append(out, r.Text)
+	}
+	return out
+}
+
+// DM returns a direct message from user to the bot.
+func DM(user, text string) *bot.Message {
+	return &bot.Message{Text: text, User: bot.User{ID: "test:" + user, Name: user}, Room: "dm:" + user, Direct: true}
+}
+
+// InRoom returns a message from user in room.
+func InRoom(room, user, text string) *bot.Message {
+	return &bot.Message{Text: text, User: bot.User{ID: "test:" + user, Name: user}, Room: room}
+}
+
+// Run makes a bot from opts with plugins, plays msgs through it and returns
+// what it said. It fails the test on any setup error.
+func Run(t testing.TB, opts bot.Options, plugins []bot.Plugin, msgs ...*bot.Message) []bot.Response {
+	t.Helper()
+	b, err := bot.New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Use(plugins...); err != nil {
+		t.Fatal(err)
+	}
+	a := NewAdapter("test", msgs...)
+	b.AddAdapter(a)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := b.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return a.Sent()
+}
