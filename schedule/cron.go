@@ -33,8 +33,7 @@ func (b bitset) has(v int) bool { return b&(1<<uint(v)) != 0 }
 type field struct {
 	name     string
 	min, max int
-	// names maps lower-case three-letter names to values, for month and
-	// day-of-week.
+	// names maps three-letter names to values, for month and day-of-week.
 	names map[string]int
 }
 
@@ -65,7 +64,8 @@ var shorthands = map[string]string{
 // step /n; months and days of the week also by three-letter name) or one of
 // @hourly, @daily, @weekly and @every <duration> (at least one second).
 func ParseSpec(s string) (Spec, error) {
-	spec, err := parseSpec(strings.TrimSpace(s))
+	// Names, shorthands and duration units are all read in lower case.
+	spec, err := parseSpec(strings.ToLower(strings.TrimSpace(s)))
 	if err != nil {
 		return Spec{}, fmt.Errorf("cron spec %q: %w", s, err)
 	}
@@ -78,7 +78,7 @@ func parseSpec(s string) (Spec, error) {
 		return parseEvery(strings.TrimSpace(rest))
 	}
 	if strings.HasPrefix(s, "@") {
-		cron, ok := shorthands[strings.ToLower(s)]
+		cron, ok := shorthands[s]
 		if !ok {
 			return Spec{}, fmt.Errorf("unknown shorthand %s; use @hourly, @daily, @weekly or @every <duration>", s)
 		}
@@ -197,7 +197,7 @@ func (f field) parseItem(item string) (lo, hi, step int, err error) {
 
 // value reads a number or a name and checks it against the field's range.
 func (f field) value(text string) (int, error) {
-	if v, ok := f.names[strings.ToLower(text)]; ok {
+	if v, ok := f.names[text]; ok {
 		return v, nil
 	}
 	v, err := strconv.Atoi(text)
