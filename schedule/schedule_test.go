@@ -393,3 +393,105 @@ func TestNewRejectsRetryBounds(t *testing.T) {
 		t.Errorf("New = %v, want %s", err, want)
 	}
 }
+
+func TestJobCutShortByShutdownRunsAgainLate(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		st := newMemStore()
+		var calls recorder[jobCall]
+		block := func(ctx context.Context, run Run) error {
+			calls.add(jobCall{at: time.Now(), run: run})
+			<-ctx.Done()
+			return ctx.Err()
+		}
+		first := newScheduler(t, st)
+		if err := first.Every("scan", "@hourly", block); err != nil {
+			t.Fatal(err)
+		}
+		stop := start(t, first)
+		advance(90 * time.Minute)
+		stop()
+
+		second := newScheduler(t, st)
+		if err := second.Every("scan", "@hourly", recordJob(&calls)); err != nil {
+			t.Fatal(err)
+		}
+		stop = start(t, second)
+		defer stop()
+		h := func(n time.Duration) time.Time { return epoch.Add(n * time.Hour) }
+		checkCalls(t, calls.get(),
+			jobCall{at: h(1), run: Run{Name: "scan", Due: h(1)}},
+			jobCall{at: epoch.Add(90 * time.Minute), run: Run{Name: "scan", Due: h(1), Late: true}},
+		)
+	})
+}
+
+func TestEntriesWithoutHandlerOrUnreadableStay(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		st := newMemStore()
+		if err := st.Put(t.Context(), entryPrefix+"broken", []byte("{"), 0); err != nil {
+			t.Fatal(err)
+		}
+		s, calls := newReminders(t, st)
+		orphan := mustAt(t, s, epoch.Add(time.Minute), "retired-plugin", nil)
+		stop := start(t, s)
+		defer stop()
+		advance(time.Hour)
+
+		checkCalls(t, calls.get())
+		checkStored(t, s, orphan)
+		if _, err := st.Get(t.Context(), entryPrefix+"broken"); err != nil {
+			t.Errorf("unreadable record: %v, want it kept", err)
+		}
+	})
+}
+
+func TestRunTwiceFails(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newScheduler(t, newMemStore())
+		stop := start(t, s)
+		defer stop()
+		if err := s.Run(t.Context()); err == nil {
+			t.Error("second Run succeeded, want an error")
+		}
+		if err := s.Every("late", "@daily", recordJob(new(recorder[jobCall]))); err == nil {
+			t.Error("Every after Run succeeded, want an error")
+		}
+	})
+}
+
+func TestHandlePanicsOnMisuse(t *testing.T) {
+	s := newScheduler(t, newMemStore())
+	noop := func(context.Context, Entry, bool) error { return nil }
+	s.Handle("remind", noop)
+	tests := []struct {
+		name string
+		kind string
+		fn   HandlerFunc
+	}{
+		{"duplicate", "remind", noop},
+		{"no kind", "", noop},
+		{"no function", "other", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			defer func() {
+				if recover() == nil {
+					t.Error("Handle did not panic")
+				}
+			}()
+			s.Handle(tt.kind, tt.fn)
+		})
+	}
+}
+
+func TestNormalizeID(t *testing.T) {
+	for in, want := range map[string]string{
+		"ab12cd":   "ab12cd",
+		" AB12CD ": "ab12cd",
+		"oIl9xz":   "0119xz",
+	} {
+		if got := normalizeID(in); got != want {
+			t.Errorf("normalizeID(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
