@@ -21,11 +21,11 @@ func ExampleLoad() {
 	}
 	fmt.Println(cfg.Name, cfg.Store.Kind, cfg.RateLimit.PerMinute, cfg.CommandTimeout)
 	fmt.Println(cfg.DataDir)
-	fmt.Println(len(cfg.Commands), cfg.Commands[1].Help)
+	fmt.Printf("%+v\n", cfg.Commands[2])
 	// Output:
 	// seipbot memory 10 30s
 	// /home/alice/.local/share/seipbot
-	// 2 link a runbook
+	// {Command:runbook malware Reply:phishing runbook Help:link a runbook}
 }
 
 func ExampleSecret() {

@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata")
@@ -148,5 +149,17 @@ func TestRedactedRoundTrip(t *testing.T) {
 	}
 	if !reflect.DeepEqual(again, cfg) {
 		t.Errorf("round trip changed the config:\n got %+v\nwant %+v", again, cfg)
+	}
+}
+
+func TestLocation(t *testing.T) {
+	cfg := Defaults()
+	cfg.Timezone = "Europe/Berlin"
+	if got := cfg.Location().String(); got != "Europe/Berlin" {
+		t.Errorf("Location() = %s, want Europe/Berlin", got)
+	}
+	cfg.Timezone = "Mars/Olympus_Mons"
+	if got := cfg.Location(); got != time.UTC {
+		t.Errorf("Location() of an unknown zone = %s, want UTC", got)
 	}
 }
