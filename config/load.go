@@ -57,7 +57,7 @@ func decodeFile(name string, data []byte, cfg *Config) []error {
 		}
 		return []error{fmt.Errorf("%s: %w", name, err)}
 	}
-	d := decoder{file: name}
+	d := decoder{file: name, merging: make(map[*yaml.Node]bool)}
 	d.value(doc.Content[0], reflect.ValueOf(cfg).Elem(), "")
 	var next yaml.Node
 	switch err := dec.Decode(&next); {
@@ -72,8 +72,9 @@ func decodeFile(name string, data []byte, cfg *Config) []error {
 // decoder sets Go values from YAML nodes, collecting every error rather than
 // stopping at the first.
 type decoder struct {
-	file string
-	errs []error
+	file    string
+	errs    []error
+	merging map[*yaml.Node]bool // the mappings being merged, to catch loops
 }
 
 func (d *decoder) fail(n *yaml.Node, path, format string, args ...any) {
@@ -152,6 +153,14 @@ func (d *decoder) merge(n *yaml.Node, v reflect.Value, path string) {
 	for n.Kind == yaml.AliasNode {
 		n = n.Alias
 	}
+	// The walk's depth is bounded by the Go types everywhere but here: a
+	// mapping that merges itself would recurse until the stack overflows.
+	if d.merging[n] {
+		d.fail(n, path, "merges itself through <<; remove the loop")
+		return
+	}
+	d.merging[n] = true
+	defer delete(d.merging, n)
 	if n.Kind != yaml.SequenceNode {
 		d.mapping(n, v, path)
 		return

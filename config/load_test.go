@@ -44,12 +44,14 @@ func TestLoadFiles(t *testing.T) {
 		{"valid", false},
 		{"empty", false},
 		{"anchors", false},
+		{"nulls", false},
 		{"unknown_key", true},
 		{"wrong_type", true},
 		{"several_errors", true},
 		{"duplicate_key", true},
 		{"syntax_error", true},
 		{"two_documents", true},
+		{"merge_loop", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.fixture, func(t *testing.T) {
