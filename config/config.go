@@ -5,10 +5,11 @@
 //  1. Defaults, the one place fixed defaults are written;
 //  2. the YAML file, read strictly: an unknown key, a key set twice or a
 //     value of the wrong type is an error naming the file, line and key path;
-//  3. the environment: every setting has a variable SEIPBOT_<PATH>, the key
-//     path in upper case joined by underscores (store.kind is
-//     SEIPBOT_STORE_KIND), found by reflection over the yaml tags so a new
-//     field needs no extra code; a Secret also reads SEIPBOT_<PATH>_FILE;
+//  3. the environment: every setting but the lists of commands and hears
+//     has a variable SEIPBOT_<PATH>, the key path in upper case joined by
+//     underscores (store.kind is SEIPBOT_STORE_KIND), found by reflection
+//     over the yaml tags so a new field needs no extra code; a list is
+//     comma-separated, and a Secret also reads SEIPBOT_<PATH>_FILE;
 //  4. the paths that default from others (data_dir from XDG_DATA_HOME or
 //     HOME, store.path from data_dir), which come last so that overriding
 //     data_dir in any layer moves the store with it;
