@@ -26,3 +26,7 @@ func TestConformanceRealTime(t *testing.T) {
 		return s
 	})
 }
+
+func BenchmarkPut(b *testing.B) { storetest.BenchPut(b, memory.New()) }
+
+func BenchmarkGet(b *testing.B) { storetest.BenchGet(b, memory.New()) }
