@@ -3,7 +3,7 @@ module github.com/seipbot/seipbot
 go 1.26.8
 
 require (
-	go.etcd.io/bbolt v1.5.0 // indirect
+	go.etcd.io/bbolt v1.5.0
 	golang.org/x/sys v0.45.0 // indirect
 	gopkg.in/yaml.v3 v3.0.1
 )

@@ -21,7 +21,14 @@ var ErrClosed = errors.New("store: closed")
 // Keys are UTF-8 strings shaped "bucket/rest" (for example
 // "reminders/01HZX…"); the first segment names the bucket, which backends may
 // use to group records and which sealed uses, with the rest of the key, as
-// associated data. A key without a slash lives in the bucket "default".
+// associated data. A key without a slash, such as "x", lives in the bucket
+// "default" but is a different key from "default/x". A key is not empty and
+// does not start with a slash, so every bucket has a name.
+//
+// Values cross the interface as copies: the store keeps neither the slice
+// passed to Put nor the one fn returns to Update, and what Get, Scan and
+// Update hand out may be changed by the caller without changing the store.
+// Run store/storetest against every implementation.
 type Store interface {
 	// Get returns the value stored under key, or ErrNotFound.
 	Get(ctx context.Context, key string) ([]byte, error)

@@ -1,0 +1,210 @@
+package bolt_test
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	bbolt "go.etcd.io/bbolt"
+
+	"github.com/seipbot/seipbot/store"
+	"github.com/seipbot/seipbot/store/bolt"
+	"github.com/seipbot/seipbot/store/storetest"
+)
+
+// open opens a store at path and closes it when the test ends.
+func open(t testing.TB, path string, opts bolt.Options) *bolt.Store {
+	t.Helper()
+	s, err := bolt.Open(path, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	storetest.RunWithClock(t, func(t *testing.T, now func() time.Time) store.Store {
+		return open(t, filepath.Join(t.TempDir(), "seipbot.db"), bolt.Options{Now: now})
+	})
+}
+
+func TestReopenKeepsData(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "seipbot.db")
+	s := open(t, path, bolt.Options{})
+	if err := s.Put(t.Context(), "notes/1", []byte("kept"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = open(t, path, bolt.Options{})
+	got, err := s.Get(t.Context(), "notes/1")
+	if err != nil || string(got) != "kept" {
+		t.Fatalf("after reopening, Get = %q, %v; want %q", got, err, "kept")
+	}
+}
+
+func TestFileMode(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "seipbot.db")
+	// A file that others can read is tightened, not trusted.
+	if err := os.WriteFile(path, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	open(t, path, bolt.Options{})
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mode := fi.Mode().Perm(); mode != 0o600 {
+		t.Fatalf("file mode = %v, want 0600", mode)
+	}
+}
+
+func TestLocked(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "seipbot.db")
+	open(t, path, bolt.Options{})
+	// bbolt locks with flock, which conflicts between two opens of one
+	// file even within a process, so this stands in for a second seipbot.
+	s, err := bolt.Open(path, bolt.Options{LockTimeout: 50 * time.Millisecond})
+	if err == nil {
+		s.Close()
+		t.Fatal("a second Open of a locked file succeeded")
+	}
+	if !errors.Is(err, bolt.ErrLocked) || !strings.Contains(err.Error(), "in use by another seipbot") {
+		t.Fatalf("second Open: %v; want ErrLocked saying the file is in use", err)
+	}
+}
+
+func TestOpenSweepsExpired(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "seipbot.db")
+	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	s := open(t, path, bolt.Options{Now: clock})
+	ctx := t.Context()
+	if err := s.Put(ctx, "ttl/gone", []byte("x"), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Put(ctx, "ttl/kept", []byte("y"), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(2 * time.Minute)
+	s = open(t, path, bolt.Options{Now: clock})
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Read the file itself: hiding the record is not enough, the sweep
+	// must have removed it.
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var keys []string
+	err = db.View(func(tx *bbolt.Tx) error {
+		return tx.Bucket([]byte("ttl")).ForEach(func(k, _ []byte) error {
+			keys = append(keys, string(k))
+			return nil
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) != 1 || keys[0] != "ttl/kept" {
+		t.Fatalf("records in the file after the sweep: %q, want only ttl/kept", keys)
+	}
+}
+
+func TestBadKeys(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "seipbot.db"), bolt.Options{})
+	for _, key := range []string{"", "/x"} {
+		if err := s.Put(t.Context(), key, []byte("v"), 0); err == nil {
+			t.Errorf("Put(%q) succeeded; want an error naming the key", key)
+		}
+	}
+}
+
+// crashChildEnv names the file TestCrashChild writes to when the test
+// binary is run again as the process that gets killed.
+const crashChildEnv = "SEIPBOT_BOLT_CRASH_FILE"
+
+// TestCrashChild is not a test of its own: TestAckedWritesSurviveKill runs
+// the test binary again with only this test, which writes records and says
+// which ones were acknowledged until it is killed.
+func TestCrashChild(t *testing.T) {
+	path := os.Getenv(crashChildEnv)
+	if path == "" {
+		t.Skip("runs only as the child of TestAckedWritesSurviveKill")
+	}
+	s, err := bolt.Open(path, bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; ; i++ {
+		if err := s.Put(t.Context(), fmt.Sprintf("crash/%06d", i), []byte("v"), 0); err != nil {
+			t.Fatal(err)
+		}
+		fmt.Printf("acked %d\n", i)
+	}
+}
+
+func TestAckedWritesSurviveKill(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a process")
+	}
+	path := filepath.Join(t.TempDir(), "seipbot.db")
+	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$")
+	cmd.Env = append(os.Environ(), crashChildEnv+"="+path)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	last := -1
+	lines := bufio.NewScanner(out)
+	for last < 200 && lines.Scan() {
+		if n, ok := strings.CutPrefix(lines.Text(), "acked "); ok {
+			last, _ = strconv.Atoi(n)
+		}
+	}
+	// SIGKILL: no deferred Close, no flush, exactly what kill -9 does.
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+	if last < 0 {
+		t.Fatal("the child acknowledged no write")
+	}
+	s := open(t, path, bolt.Options{})
+	for i := 0; i <= last; i++ {
+		if _, err := s.Get(t.Context(), fmt.Sprintf("crash/%06d", i)); err != nil {
+			t.Fatalf("acknowledged write %d of %d lost after kill -9: %v", i, last, err)
+		}
+	}
+}
+
+func BenchmarkPut(b *testing.B) {
+	storetest.BenchPut(b, open(b, filepath.Join(b.TempDir(), "seipbot.db"), bolt.Options{}))
+}
+
+// BenchmarkPutParallel shows what batching buys: concurrent Puts share
+// commits and fsyncs.
+func BenchmarkPutParallel(b *testing.B) {
+	storetest.BenchPutParallel(b, open(b, filepath.Join(b.TempDir(), "seipbot.db"), bolt.Options{}))
+}
+
+func BenchmarkGet(b *testing.B) {
+	storetest.BenchGet(b, open(b, filepath.Join(b.TempDir(), "seipbot.db"), bolt.Options{}))
+}

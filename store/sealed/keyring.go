@@ -1,0 +1,155 @@
+package sealed
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hkdf"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"strings"
+)
+
+// keyPrefix starts every key's text form. It names the form, so that a
+// value pasted into the wrong setting is caught, and its "1" leaves room
+// for another form later.
+const keyPrefix = "seipbot1:"
+
+// keySize is the length of an AES-256 key.
+const keySize = 32
+
+// keyEncoding is unpadded base64url, strict so that one key has exactly one
+// text form.
+var keyEncoding = base64.RawURLEncoding.Strict()
+
+// keyID names a key in sealed records: the first 4 bytes of the SHA-256 of
+// the key. It is derived rather than configured so that it cannot drift
+// from the key, and 32 bits of a hash say nothing useful about a 256-bit key.
+type keyID [4]byte
+
+func (id keyID) String() string { return hex.EncodeToString(id[:]) }
+
+// key is one parsed key, ready to seal and open.
+type key struct {
+	id     keyID
+	secret []byte
+	aead   cipher.AEAD
+}
+
+// Keyring holds the keys a sealed Store uses: the first, current key seals
+// every write; every key opens records sealed with it. A Keyring prints as
+// [redacted] with fmt and slog so that its keys stay out of logs.
+type Keyring struct {
+	keys []key
+}
+
+// NewKey returns a fresh random key in the form ParseKeyring accepts:
+// "seipbot1:" followed by 32 random bytes in unpadded base64url (43
+// characters).
+func NewKey() (string, error) {
+	secret := make([]byte, keySize)
+	if _, err := rand.Read(secret); err != nil {
+		return "", fmt.Errorf("sealed: read random bytes for a key: %w", err)
+	}
+	return keyPrefix + keyEncoding.EncodeToString(secret), nil
+}
+
+// ParseKeyring parses one or more keys made by NewKey, separated by commas
+// (spaces around them are ignored). The first key is the current one; list
+// the old keys after it while rotating, until Reencrypt has moved every
+// record to the current key. Errors name keys by position, never by value.
+func ParseKeyring(s string) (*Keyring, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, fmt.Errorf("sealed: the keyring is empty; set it to a key made by `seipbot keygen`")
+	}
+	parts := strings.Split(s, ",")
+	kr := &Keyring{}
+	for i, part := range parts {
+		n := i + 1
+		text := strings.TrimSpace(part)
+		if text == "" {
+			return nil, fmt.Errorf("sealed: key %d of %d in the keyring is empty; separate keys with single commas", n, len(parts))
+		}
+		body, ok := strings.CutPrefix(text, keyPrefix)
+		if !ok {
+			return nil, fmt.Errorf("sealed: key %d of %d does not start with %q; make keys with `seipbot keygen`", n, len(parts), keyPrefix)
+		}
+		secret, err := keyEncoding.DecodeString(body)
+		if err != nil {
+			return nil, fmt.Errorf("sealed: key %d of %d is not unpadded base64url after %q; make keys with `seipbot keygen`", n, len(parts), keyPrefix)
+		}
+		if len(secret) != keySize {
+			return nil, fmt.Errorf("sealed: key %d of %d holds %d bytes but must hold %d; make keys with `seipbot keygen`", n, len(parts), len(secret), keySize)
+		}
+		k, err := newKey(secret)
+		if err != nil {
+			return nil, fmt.Errorf("sealed: key %d of %d: %w", n, len(parts), err)
+		}
+		for j, other := range kr.keys {
+			if other.id == k.id {
+				return nil, fmt.Errorf("sealed: key %d of %d repeats key %d; list each key once", n, len(parts), j+1)
+			}
+		}
+		kr.keys = append(kr.keys, k)
+	}
+	return kr, nil
+}
+
+func newKey(secret []byte) (key, error) {
+	block, err := aes.NewCipher(secret)
+	if err != nil {
+		return key{}, err
+	}
+	// The random-nonce GCM draws a fresh 12-byte nonce for every Seal and
+	// carries it in front of the ciphertext, so no caller can reuse one.
+	aead, err := cipher.NewGCMWithRandomNonce(block)
+	if err != nil {
+		return key{}, err
+	}
+	sum := sha256.Sum256(secret)
+	return key{id: keyID(sum[:4]), secret: secret, aead: aead}, nil
+}
+
+// current is the key that seals.
+func (kr *Keyring) current() *key { return &kr.keys[0] }
+
+// lookup returns the key with id, or nil.
+func (kr *Keyring) lookup(id keyID) *key {
+	for i := range kr.keys {
+		if kr.keys[i].id == id {
+			return &kr.keys[i]
+		}
+	}
+	return nil
+}
+
+// Derive returns a 32-byte subkey of the current key for purpose (for
+// example "audit-checkpoint"), with HKDF-SHA-256. Different purposes get
+// unrelated keys, none of which reveals the current key or the others.
+// The subkey changes when the current key does.
+func (kr *Keyring) Derive(purpose string) []byte {
+	sub, err := hkdf.Key(sha256.New, kr.current().secret, nil, "seipbot "+purpose, keySize)
+	if err != nil {
+		// hkdf.Key fails only for lengths above 255 hash sizes; 32 bytes
+		// is far below, so this is a bug, not a condition to handle.
+		panic("sealed: derive: " + err.Error())
+	}
+	return sub
+}
+
+// redacted is what a Keyring prints as.
+const redacted = "[redacted]"
+
+// String returns "[redacted]".
+func (Keyring) String() string { return redacted }
+
+// Format prints "[redacted]" for every verb, %#v and %x included, which
+// would otherwise print the fields.
+func (Keyring) Format(f fmt.State, _ rune) { fmt.Fprint(f, redacted) }
+
+// LogValue makes slog print "[redacted]", which its JSON handler would not
+// take from Format.
+func (Keyring) LogValue() slog.Value { return slog.StringValue(redacted) }
