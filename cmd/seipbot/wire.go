@@ -1,0 +1,212 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/seipbot/seipbot/bot"
+	"github.com/seipbot/seipbot/config"
+	"github.com/seipbot/seipbot/plugins/help"
+	"github.com/seipbot/seipbot/plugins/info"
+	"github.com/seipbot/seipbot/plugins/remind"
+	"github.com/seipbot/seipbot/schedule"
+	"github.com/seipbot/seipbot/store"
+	"github.com/seipbot/seipbot/store/bolt"
+	"github.com/seipbot/seipbot/store/memory"
+	"github.com/seipbot/seipbot/store/sealed"
+)
+
+// commonFlags are the flags every command that reads the configuration
+// takes.
+type commonFlags struct {
+	config  string
+	dataDir string
+}
+
+func (f *commonFlags) register(fs interface {
+	StringVar(p *string, name, value, usage string)
+}) {
+	fs.StringVar(&f.config, "config", "", "configuration file (YAML); SEIPBOT_* variables override it")
+	fs.StringVar(&f.dataDir, "data-dir", "", "folder for the bot's data (default: data_dir from the configuration)")
+}
+
+// load reads the configuration: defaults, the file, the environment, and
+// last the command-line flags.
+func (c *cli) load(f commonFlags) (*config.Config, error) {
+	env := c.env
+	if f.dataDir != "" {
+		env = append(env[:len(env):len(env)], "SEIPBOT_DATA_DIR="+f.dataDir)
+	}
+	return config.Load(f.config, env)
+}
+
+// logger builds the process logger: text on a terminal, JSON otherwise.
+func (c *cli) logger(cfg *config.Config) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.Log.Level))
+	opts := &slog.HandlerOptions{Level: level, AddSource: cfg.Log.Source}
+	format := cfg.Log.Format
+	if format == "auto" || format == "" {
+		format = "json"
+		if isTerminal(c.stderr) {
+			format = "text"
+		}
+	}
+	if format == "text" {
+		return slog.New(slog.NewTextHandler(c.stderr, opts))
+	}
+	return slog.New(slog.NewJSONHandler(c.stderr, opts))
+}
+
+func isTerminal(v any) bool {
+	f, ok := v.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// keyFile is where the shell keeps the key it made for itself.
+const keyFile = "secret.key"
+
+// errNoKey explains what run needs.
+var errNoKey = errors.New("no secret key is configured: set SEIPBOT_SECRET_KEY or SEIPBOT_SECRET_KEY_FILE (make a key with \"seipbot keygen\")")
+
+// keyring returns the configured keyring. With create set (the shell) and
+// no key configured, it uses the key file in the data dir, making one the
+// first time and saying so.
+func (c *cli) keyring(cfg *config.Config, create bool) (*sealed.Keyring, error) {
+	if k := cfg.SecretKey.Reveal(); k != "" {
+		kr, err := sealed.ParseKeyring(k)
+		if err != nil {
+			return nil, fmt.Errorf("secret_key: %w", err)
+		}
+		return kr, nil
+	}
+	if !create {
+		return nil, errNoKey
+	}
+	path := filepath.Join(cfg.DataDir, keyFile)
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		k, err := sealed.NewKey()
+		if err != nil {
+			return nil, err
+		}
+		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+			return nil, fmt.Errorf("create data dir: %w", err)
+		}
+		if err := os.WriteFile(path, []byte(k+"\n"), 0o600); err != nil {
+			return nil, fmt.Errorf("write key file: %w", err)
+		}
+		fmt.Fprintf(c.stderr, "seipbot: created a secret key in %s; the data in %s cannot be read without it.\n", path, cfg.DataDir)
+		b = []byte(k)
+	} else if err != nil {
+		return nil, fmt.Errorf("read key file: %w", err)
+	}
+	kr, err := sealed.ParseKeyring(strings.TrimSpace(string(b)))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return kr, nil
+}
+
+// openStore opens the configured backend, sealed with kr.
+func openStore(cfg *config.Config, kr *sealed.Keyring, log *slog.Logger) (*sealed.Store, string, error) {
+	var raw store.Store
+	var desc string
+	switch cfg.Store.Kind {
+	case "memory":
+		raw, desc = memory.New(), "memory"
+	default:
+		if err := os.MkdirAll(filepath.Dir(cfg.Store.Path), 0o700); err != nil {
+			return nil, "", fmt.Errorf("create data dir: %w", err)
+		}
+		b, err := bolt.Open(cfg.Store.Path, bolt.Options{Logger: log})
+		if errors.Is(err, bolt.ErrLocked) {
+			return nil, "", fmt.Errorf("%s is in use by another seipbot; stop it or use another --data-dir", cfg.Store.Path)
+		}
+		if err != nil {
+			return nil, "", err
+		}
+		raw, desc = b, "bolt "+cfg.Store.Path
+	}
+	return sealed.New(raw, kr), desc + " (sealed)", nil
+}
+
+// app is a wired bot with everything it owns.
+type app struct {
+	cfg   *config.Config
+	log   *slog.Logger
+	st    store.Store
+	bot   *bot.Bot
+	sched *schedule.Scheduler
+}
+
+// wire builds the bot and its plugins on st. It does no I/O.
+func wire(cfg *config.Config, st store.Store, storeDesc string, log *slog.Logger) (*app, error) {
+	outbox := bot.NewOutbox(st, log, bot.Backoff{})
+	sched, err := schedule.New(st, schedule.Options{Logger: log, Location: cfg.Location()})
+	if err != nil {
+		return nil, err
+	}
+	b, err := bot.New(bot.Options{
+		Name:           cfg.Name,
+		Prefix:         cfg.Prefix,
+		Rooms:          cfg.Rooms,
+		CommandTimeout: time.Duration(cfg.CommandTimeout),
+		RateLimit:      bot.RateLimit{PerMinute: cfg.RateLimit.PerMinute, Burst: cfg.RateLimit.Burst},
+		Outbox:         outbox,
+		Logger:         log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	plugins := []bot.Plugin{
+		&help.Plugin{Catalog: b.Router()},
+		&info.Plugin{Version: version, Bot: b, Store: storeDesc},
+		remind.New(sched, outbox, st, cfg.Location(), nil),
+	}
+	if err := b.Use(plugins...); err != nil {
+		return nil, err
+	}
+	return &app{cfg: cfg, log: log, st: st, bot: b, sched: sched}, nil
+}
+
+// run runs the scheduler beside the bot until the bot stops.
+func (a *app) run(ctx context.Context) error {
+	schedCtx, stopSched := context.WithCancel(ctx)
+	schedDone := make(chan error, 1)
+	go func() { schedDone <- a.sched.Run(schedCtx) }()
+	err := a.bot.Run(ctx)
+	stopSched()
+	return errors.Join(err, <-schedDone)
+}
+
+// defaultUser is the OS user's name, the shell's identity by default.
+func defaultUser() string {
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return u.Username
+	}
+	if n := os.Getenv("USER"); n != "" {
+		return n
+	}
+	return "user"
+}
+
+// closeQuietly closes c, logging a failure.
+func closeQuietly(c io.Closer, log *slog.Logger) {
+	if err := c.Close(); err != nil {
+		log.Error("close", "err", err)
+	}
+}
