@@ -190,7 +190,12 @@ func (a *app) run(ctx context.Context) error {
 	go func() { schedDone <- a.sched.Run(schedCtx) }()
 	err := a.bot.Run(ctx)
 	stopSched()
-	return errors.Join(err, <-schedDone)
+	schedErr := <-schedDone
+	if errors.Is(schedErr, context.Canceled) {
+		// Stopped while loading, because the bot was done first.
+		schedErr = nil
+	}
+	return errors.Join(err, schedErr)
 }
 
 // defaultUser is the OS user's name, the shell's identity by default.
