@@ -238,7 +238,9 @@ func (b *Bot) dispatch(m *Message) {
 	}
 	toks, err := tokenize(body)
 	if err != nil {
-		b.run(ctx, b.unknown, withError(m, err))
+		if !heard { // "seipbot how's it going" was small talk, not a command
+			b.run(ctx, b.unknown, withError(m, err))
+		}
 		return
 	}
 	cmd, used := b.router.resolve(toks)

@@ -15,9 +15,12 @@ import (
 
 	"github.com/seipbot/seipbot/bot"
 	"github.com/seipbot/seipbot/config"
+	"github.com/seipbot/seipbot/plugins/canned"
 	"github.com/seipbot/seipbot/plugins/help"
 	"github.com/seipbot/seipbot/plugins/info"
 	"github.com/seipbot/seipbot/plugins/remind"
+	"github.com/seipbot/seipbot/plugins/smalltalk"
+	"github.com/seipbot/seipbot/plugins/worldtime"
 	"github.com/seipbot/seipbot/schedule"
 	"github.com/seipbot/seipbot/store"
 	"github.com/seipbot/seipbot/store/bolt"
@@ -172,15 +175,36 @@ func wire(cfg *config.Config, st store.Store, storeDesc string, log *slog.Logger
 	if err != nil {
 		return nil, err
 	}
+	canned, err := cannedPlugin(cfg)
+	if err != nil {
+		return nil, err
+	}
 	plugins := []bot.Plugin{
 		&help.Plugin{Catalog: b.Router()},
 		&info.Plugin{Version: version, Bot: b, Store: storeDesc},
 		remind.New(sched, outbox, st, cfg.Location(), nil),
+		&smalltalk.Plugin{},
+		&worldtime.Plugin{},
+		canned,
 	}
 	if err := b.Use(plugins...); err != nil {
 		return nil, err
 	}
 	return &app{cfg: cfg, log: log, st: st, bot: b, sched: sched}, nil
+}
+
+// cannedPlugin makes the plugin for the configuration's commands: and
+// hears: sections.
+func cannedPlugin(cfg *config.Config) (*canned.Plugin, error) {
+	var cmds []canned.CommandRule
+	for _, c := range cfg.Commands {
+		cmds = append(cmds, canned.CommandRule{Command: c.Command, Reply: c.Reply, Help: c.Help})
+	}
+	var hears []canned.HearRule
+	for _, h := range cfg.Hears {
+		hears = append(hears, canned.HearRule{Pattern: h.Pattern, Reply: h.Reply, Help: h.Help})
+	}
+	return canned.New(cmds, hears)
 }
 
 // run runs the scheduler beside the bot until the bot stops.
