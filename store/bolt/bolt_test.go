@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -123,6 +124,34 @@ func TestOpenSweepsExpired(t *testing.T) {
 	if len(keys) != 1 || keys[0] != "ttl/kept" {
 		t.Fatalf("records in the file after the sweep: %q, want only ttl/kept", keys)
 	}
+}
+
+func TestPeriodicSweep(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	clock := func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		return now
+	}
+	s := open(t, filepath.Join(t.TempDir(), "seipbot.db"), bolt.Options{Now: clock, SweepInterval: time.Millisecond})
+	if err := s.Put(t.Context(), "ttl/gone", []byte("x"), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	now = now.Add(time.Minute)
+	mu.Unlock()
+	// The sweeper runs on real time; give it ample time on a slow machine.
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		n, err := bolt.Records(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			return
+		}
+	}
+	t.Fatal("the periodic sweep did not remove an expired record")
 }
 
 func TestBadKeys(t *testing.T) {

@@ -14,10 +14,11 @@ import (
 
 var _ store.Store = (*Store)(nil)
 
-// sweepEvery is how many writes pass between sweeps of expired records.
-// Reads only hide expired records, so without sweeps a record with a TTL
-// that nobody reads again would stay in memory for good; sweeping on every
-// write would make each write cost the size of the map.
+// sweepEvery is the fewest writes between sweeps of expired records. Reads
+// only hide expired records, so without sweeps a record with a TTL that
+// nobody reads again would stay in memory for good. A sweep walks the whole
+// map, so sweeps also wait for as many writes as there are records, which
+// keeps their cost per write constant however large the map grows.
 const sweepEvery = 1024
 
 // Store is an in-memory store.Store. The zero value is not usable; call New.
@@ -170,7 +171,7 @@ func (s *Store) Update(ctx context.Context, key string, fn func(current []byte) 
 func (s *Store) write(key string, r record) {
 	s.records[key] = r
 	s.writes++
-	if s.writes < sweepEvery {
+	if s.writes < sweepEvery || s.writes < len(s.records) {
 		return
 	}
 	s.writes = 0

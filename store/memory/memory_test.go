@@ -1,6 +1,7 @@
 package memory_test
 
 import (
+	"strconv"
 	"testing"
 	"time"
 
@@ -30,3 +31,25 @@ func TestConformanceRealTime(t *testing.T) {
 func BenchmarkPut(b *testing.B) { storetest.BenchPut(b, memory.New()) }
 
 func BenchmarkGet(b *testing.B) { storetest.BenchGet(b, memory.New()) }
+
+// TestSweep checks that expired records leave memory even when nobody reads
+// them, which the conformance suite cannot see.
+func TestSweep(t *testing.T) {
+	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	s := memory.New(memory.WithClock(func() time.Time { return now }))
+	ctx := t.Context()
+	for i := range 100 {
+		if err := s.Put(ctx, "ttl/"+strconv.Itoa(i), []byte("v"), time.Minute); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now = now.Add(time.Minute)
+	for i := range 2000 {
+		if err := s.Put(ctx, "kept/"+strconv.Itoa(i%10), []byte("v"), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := memory.Len(s); n != 10 {
+		t.Fatalf("%d records in memory after sweeps, want the 10 live ones", n)
+	}
+}
