@@ -44,7 +44,9 @@ func startShell(t *testing.T, dataDir string) *session {
 	r, w := io.Pipe()
 	s := &session{in: w, out: &syncBuffer{}, done: make(chan int, 1)}
 	c := &cli{stdin: r, stdout: s.out, stderr: io.Discard, env: []string{"HOME=" + dataDir}}
-	go func() { s.done <- c.main(context.Background(), []string{"shell", "--data-dir", dataDir, "--user", "alice"}) }()
+	go func() {
+		s.done <- c.main(context.Background(), []string{"shell", "--data-dir", dataDir, "--user", "alice"})
+	}()
 	return s
 }
 
