@@ -50,8 +50,17 @@ type Router struct {
 	prefix   string
 	root     wordNode
 	commands []*Command
+	words    [][]string   // each command's words, for suggestions
+	firsts   []firstGroup // commands by first word, for suggestions
 	hears    []*Hear
 	index    *hearIndex
+}
+
+// firstGroup lists the commands (indexes into Router.commands) whose first
+// word is word.
+type firstGroup struct {
+	word string
+	cmds []int
 }
 
 type wordNode struct {
@@ -86,6 +95,7 @@ func (r *Router) addCommand(c *Command) error {
 	}
 	n.cmd = c
 	r.commands = append(r.commands, c)
+	r.words = append(r.words, strings.Fields(c.Words))
 	return nil
 }
 
@@ -114,6 +124,17 @@ func (r *Router) use(plugins ...Plugin) error {
 		errs = append(errs, g.errs...)
 	}
 	r.index = buildHearIndex(r.hears)
+	r.firsts = r.firsts[:0]
+	group := map[string]int{}
+	for i, w := range r.words {
+		g, ok := group[w[0]]
+		if !ok {
+			g = len(r.firsts)
+			group[w[0]] = g
+			r.firsts = append(r.firsts, firstGroup{word: w[0]})
+		}
+		r.firsts[g].cmds = append(r.firsts[g].cmds, i)
+	}
 	return errors.Join(errs...)
 }
 
@@ -205,35 +226,41 @@ func (r *Router) resolve(toks []token) (*Command, int) {
 }
 
 // suggest returns the command whose words are closest to what was typed,
-// within a small edit distance, or nil.
+// within a small edit distance, or nil. It runs for every addressed line
+// that names no command, so it compares the typed first word once with each
+// distinct first word (many commands share one: "runbook …") and avoids
+// allocating.
 func (r *Router) suggest(toks []token) *Command {
 	var best *Command
 	bestDist := 1 << 30
-	for _, c := range r.commands {
-		limit := 1
-		if len(c.Words) > 5 {
-			limit = 2
+	for _, g := range r.firsts {
+		d1 := editDistance(toks[0].text, g.word, 2)
+		if d1 > 2 {
+			continue
 		}
-		d, i := 0, 0
-		for w := range strings.FieldsSeq(c.Words) {
-			if i >= len(toks) {
-				d = limit + 1
-				break
+		for _, i := range g.cmds {
+			c, words := r.commands[i], r.words[i]
+			if len(words) > len(toks) {
+				continue
 			}
-			d += editDistance(strings.ToLower(toks[i].text), w, limit-d)
-			if d > limit {
-				break
+			limit := 1
+			if len(c.Words) > 5 {
+				limit = 2
 			}
-			i++
-		}
-		if d <= limit && d < bestDist {
-			best, bestDist = c, d
+			d := d1
+			for j := 1; j < len(words) && d <= limit; j++ {
+				d += editDistance(toks[j].text, words[j], limit-d)
+			}
+			if d <= limit && d < bestDist {
+				best, bestDist = c, d
+			}
 		}
 	}
 	return best
 }
 
-// editDistance is the optimal-string-alignment distance between a and b,
+// editDistance is the optimal-string-alignment distance between a, folded
+// to lower case, and b, which is lower case,
 // which counts a swap of two neighbouring letters ("pnig") as one edit. It
 // stops early and returns limit+1 once the distance must exceed limit.
 func editDistance(a, b string, limit int) int {
@@ -243,13 +270,16 @@ func editDistance(a, b string, limit int) int {
 	if d := len(a) - len(b); d > limit || -d > limit {
 		return limit + 1
 	}
-	if a == b {
+	if strings.EqualFold(a, b) {
 		return 0
 	}
-	// Three rows of the dynamic programme suffice for the swap rule.
-	prev2 := make([]int, len(b)+1)
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
+	// Three rows of the dynamic programme suffice for the swap rule; for
+	// words of ordinary length they live on the stack.
+	var rows [3][32]int
+	prev2, prev, cur := rows[0][:], rows[1][:], rows[2][:]
+	if len(b)+1 > len(prev) {
+		prev2, prev, cur = make([]int, len(b)+1), make([]int, len(b)+1), make([]int, len(b)+1)
+	}
 	for j := range prev {
 		prev[j] = j
 	}
@@ -258,11 +288,11 @@ func editDistance(a, b string, limit int) int {
 		rowMin := cur[0]
 		for j := 1; j <= len(b); j++ {
 			cost := 1
-			if a[i-1] == b[j-1] {
+			if foldByte(a[i-1]) == b[j-1] {
 				cost = 0
 			}
 			v := min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+			if i > 1 && j > 1 && foldByte(a[i-1]) == b[j-2] && foldByte(a[i-2]) == b[j-1] {
 				v = min(v, prev2[j-2]+1)
 			}
 			cur[j] = v
