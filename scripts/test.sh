@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Runs seipbot's whole test suite. It starts every server the integration
+# tests talk to (installing it first on a machine that lacks it), on
+# loopback, in a temporary folder, and stops them when done.
+#
+# Usage: scripts/test.sh [go test flags…]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export SEIPBOT_TEST_RUN=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
+  rm -rf "$SEIPBOT_TEST_RUN"
+}
+trap cleanup EXIT
+
+# Services are started by scripts/services.sh, which exports their
+# addresses for the tests and records their process ids.
+if [ -f scripts/services.sh ]; then
+  # shellcheck source=/dev/null
+  . scripts/services.sh
+fi
+
+echo "== go vet"
+go vet ./...
+echo "== go test"
+go test -count=1 "$@" ./...
+echo "== go test -race (engine, stores, scheduler)"
+go test -count=1 -race ./bot/... ./store/... ./schedule/...
