@@ -12,15 +12,10 @@ import (
 )
 
 func (c *cli) shell(ctx context.Context, args []string) error {
-	var f commonFlags
 	fs := c.flags("shell", "shell [--config FILE] [--data-dir DIR] [--user NAME] [--room NAME]")
-	f.register(fs)
 	userName := fs.String("user", "", "who you are: your identity is shell:NAME (default: your OS user)")
 	room := fs.String("room", "", "talk in this room, where only lines addressed to the bot are commands (default: a direct conversation)")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	cfg, err := c.load(f)
+	cfg, err := c.setup(fs, args)
 	if err != nil {
 		return err
 	}
@@ -50,13 +45,7 @@ func (c *cli) shell(ctx context.Context, args []string) error {
 }
 
 func (c *cli) runBot(ctx context.Context, args []string) error {
-	var f commonFlags
-	fs := c.flags("run", "run --config FILE [--data-dir DIR]")
-	f.register(fs)
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	cfg, err := c.load(f)
+	cfg, err := c.setup(c.flags("run", "run --config FILE [--data-dir DIR]"), args)
 	if err != nil {
 		return err
 	}
@@ -101,13 +90,7 @@ func (c *cli) config(_ context.Context, args []string) error {
 	if len(args) == 0 || (args[0] != "check" && args[0] != "print") {
 		return usageError{"say \"config check\" or \"config print\""}
 	}
-	var f commonFlags
-	fs := c.flags("config "+args[0], "config "+args[0]+" [--config FILE] [--data-dir DIR]")
-	f.register(fs)
-	if err := parse(fs, args[1:]); err != nil {
-		return err
-	}
-	cfg, err := c.load(f)
+	cfg, err := c.setup(c.flags("config "+args[0], "config "+args[0]+" [--config FILE] [--data-dir DIR]"), args[1:])
 	if err != nil {
 		return err
 	}
@@ -149,13 +132,7 @@ func (c *cli) keygen(_ context.Context, args []string) error {
 }
 
 func (c *cli) reencrypt(ctx context.Context, args []string) error {
-	var f commonFlags
-	fs := c.flags("reencrypt", "reencrypt [--config FILE] [--data-dir DIR]")
-	f.register(fs)
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	cfg, err := c.load(f)
+	cfg, err := c.setup(c.flags("reencrypt", "reencrypt [--config FILE] [--data-dir DIR]"), args)
 	if err != nil {
 		return err
 	}

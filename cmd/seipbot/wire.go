@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -35,11 +36,16 @@ type commonFlags struct {
 	dataDir string
 }
 
-func (f *commonFlags) register(fs interface {
-	StringVar(p *string, name, value, usage string)
-}) {
+// setup adds the common flags to fs, parses args and loads the
+// configuration.
+func (c *cli) setup(fs *flag.FlagSet, args []string) (*config.Config, error) {
+	var f commonFlags
 	fs.StringVar(&f.config, "config", "", "configuration file (YAML); SEIPBOT_* variables override it")
 	fs.StringVar(&f.dataDir, "data-dir", "", "folder for the bot's data (default: data_dir from the configuration)")
+	if err := parse(fs, args); err != nil {
+		return nil, err
+	}
+	return c.load(f)
 }
 
 // load reads the configuration: defaults, the file, the environment, and
