@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/seipbot/seipbot/access"
 	"github.com/seipbot/seipbot/bot"
 	"github.com/seipbot/seipbot/config"
 	"github.com/seipbot/seipbot/plugins/canned"
@@ -154,11 +155,18 @@ type app struct {
 	st    store.Store
 	bot   *bot.Bot
 	sched *schedule.Scheduler
+	auth  *access.Authorizer
 }
 
-// wire builds the bot and its plugins on st. It does no I/O.
-func wire(cfg *config.Config, st store.Store, storeDesc string, log *slog.Logger) (*app, error) {
+// wire builds the bot and its plugins on st. It does no I/O. owner, when
+// not empty, is the identity that holds every permission if no access
+// policy is configured.
+func wire(cfg *config.Config, st store.Store, storeDesc string, log *slog.Logger, owner string) (*app, error) {
 	outbox := bot.NewOutbox(st, log, bot.Backoff{})
+	auth, err := access.New(policy(cfg, owner), access.Options{Notify: outbox})
+	if err != nil {
+		return nil, err
+	}
 	sched, err := schedule.New(st, schedule.Options{Logger: log, Location: cfg.Location()})
 	if err != nil {
 		return nil, err
@@ -169,6 +177,7 @@ func wire(cfg *config.Config, st store.Store, storeDesc string, log *slog.Logger
 		Rooms:          cfg.Rooms,
 		CommandTimeout: time.Duration(cfg.CommandTimeout),
 		RateLimit:      bot.RateLimit{PerMinute: cfg.RateLimit.PerMinute, Burst: cfg.RateLimit.Burst},
+		Authorizer:     auth,
 		Outbox:         outbox,
 		Logger:         log,
 	})
@@ -180,8 +189,8 @@ func wire(cfg *config.Config, st store.Store, storeDesc string, log *slog.Logger
 		return nil, err
 	}
 	plugins := []bot.Plugin{
-		&help.Plugin{Catalog: b.Router()},
-		&info.Plugin{Version: version, Bot: b, Store: storeDesc},
+		&help.Plugin{Catalog: b.Router(), Filter: auth.Visible},
+		&info.Plugin{Version: version, Bot: b, Store: storeDesc, Roles: auth.Roles},
 		remind.New(sched, outbox, st, cfg.Location(), nil),
 		&smalltalk.Plugin{},
 		&worldtime.Plugin{},
@@ -190,7 +199,7 @@ func wire(cfg *config.Config, st store.Store, storeDesc string, log *slog.Logger
 	if err := b.Use(plugins...); err != nil {
 		return nil, err
 	}
-	return &app{cfg: cfg, log: log, st: st, bot: b, sched: sched}, nil
+	return &app{cfg: cfg, log: log, st: st, bot: b, sched: sched, auth: auth}, nil
 }
 
 // cannedPlugin makes the plugin for the configuration's commands: and
