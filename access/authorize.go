@@ -155,7 +155,7 @@ func outsideScope(g Grant, m *bot.Message) string {
 }
 
 // Authorize implements bot.Authorizer: it refuses what Decide refuses, and
-// commands beyond a rate limit. Denials are counted, and an identity
+// commands beyond a rate limit (a refusal too, so audit records it as one). Denials are counted, and an identity
 // refused DenialThreshold times within DenialWindow is reported to the
 // security room.
 func (a *Authorizer) Authorize(ctx context.Context, m *bot.Message) error {
@@ -165,7 +165,7 @@ func (a *Authorizer) Authorize(ctx context.Context, m *bot.Message) error {
 		return bot.Denied(d.Reason)
 	}
 	if wait, limit, ok := a.allowRate(m.User.ID, d.Permission); !ok {
-		return bot.Userf("You may run %q %d times a minute; try again in %s.", m.Command.Words, limit.PerMinute, wait.Round(time.Second)+time.Second)
+		return bot.Denied(fmt.Sprintf("You may run %q %d times a minute; try again in %s.", m.Command.Words, limit.PerMinute, wait.Round(time.Second)+time.Second))
 	}
 	return nil
 }

@@ -246,7 +246,7 @@ func TestRateLimitPerCommand(t *testing.T) {
 		}
 	}
 	err = run("shell:a", scanPorts)
-	if err == nil || !strings.Contains(err.Error(), `You may run "scan ports" 2 times a minute; try again in 31s.`) || errors.Is(err, bot.ErrDenied) {
+	if err == nil || !strings.Contains(err.Error(), `You may run "scan ports" 2 times a minute; try again in 31s.`) || !errors.Is(err, bot.ErrDenied) {
 		t.Fatalf("third scan: %v", err)
 	}
 	if err := run("shell:b", scanPorts); err != nil {

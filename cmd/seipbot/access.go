@@ -13,17 +13,17 @@ import (
 	"github.com/seipbot/seipbot/config"
 )
 
-// policy is the access policy the bot runs under: the configured one, or
-// with none configured, everything for owner (the shell's user, who owns
-// the data and its key) and for anyone else only the commands that declare
-// no permission.
-func policy(cfg *config.Config, owner string) access.Policy {
+// policy is the access policy the bot runs under, and a note saying which
+// for the audit log: the configured one, or with none configured,
+// everything for owner (the shell's user, who owns the data and its key)
+// and for anyone else only the commands that declare no permission.
+func policy(cfg *config.Config, owner string) (access.Policy, string) {
 	a := cfg.Access
 	if a == nil {
 		if owner != "" {
-			return access.Owner(owner)
+			return access.Owner(owner), "no access policy is configured; " + owner + " owns the bot and holds every permission"
 		}
-		return access.Policy{}
+		return access.Policy{}, "no access policy is configured; only commands without a permission run"
 	}
 	p := access.Policy{Groups: a.Groups, Roles: map[string]access.Role{}, SecurityRoom: a.SecurityRoom}
 	for name, r := range a.Roles {
@@ -38,7 +38,7 @@ func policy(cfg *config.Config, owner string) access.Policy {
 	for _, l := range a.RateLimits {
 		p.RateLimits = append(p.RateLimits, access.RateLimit{Permission: l.Permission, PerMinute: l.PerMinute, Burst: l.Burst})
 	}
-	return p
+	return p, fmt.Sprintf("access policy loaded: %d groups, %d roles, %d grants, %d approval rules", len(p.Groups), len(p.Roles), len(p.Grants), len(p.Approvals))
 }
 
 // accessCmd is "seipbot access check <identity> <command line…>".

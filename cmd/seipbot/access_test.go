@@ -72,6 +72,7 @@ func TestEveryBuiltinCommand(t *testing.T) {
 		"remind cancel": {"remind.cancel", true},
 		"remind zone":   {"remind.zone", true},
 		"runbook ddos":  {"canned.runbook.ddos", false},
+		"audit tail":    {"audit.tail", false},
 	}
 	withPolicy := wireTest(t, policyYAML)
 	noPolicy := wireTest(t, strings.SplitN(policyYAML, "access:", 2)[0])

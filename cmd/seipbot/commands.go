@@ -91,7 +91,12 @@ func (c *cli) open(cfg *config.Config, createKey bool, owner string) (*app, erro
 	if err != nil {
 		return nil, err
 	}
-	a, err := wire(cfg, st, desc, log, owner)
+	mirror, err := c.mirror(cfg)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	a, err := wire(cfg, st, desc, log, wiring{owner: owner, keys: kr, mirror: mirror})
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -141,7 +146,7 @@ func wireDry(cfg *config.Config, log *slog.Logger) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	return wire(cfg, sealed.New(memory.New(), kr), "memory", log, "")
+	return wire(cfg, sealed.New(memory.New(), kr), "memory", log, wiring{keys: kr})
 }
 
 func (c *cli) keygen(_ context.Context, args []string) error {
@@ -167,17 +172,16 @@ func (c *cli) reencrypt(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	kr, err := c.keyring(cfg, false)
-	if err != nil {
-		return err
-	}
-	st, _, err := openStore(cfg, kr, c.logger(cfg))
+	kr, st, err := c.openData(cfg, false)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
 	n, err := sealed.Reencrypt(ctx, st)
 	if err != nil {
+		return err
+	}
+	if err := recordRotation(ctx, st, kr, n); err != nil {
 		return err
 	}
 	fmt.Fprintf(c.stdout, "Re-encrypted %d records under the current key; older keys can now be removed from secret_key.\n", n)

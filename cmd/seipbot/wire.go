@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/seipbot/seipbot/access"
+	"github.com/seipbot/seipbot/audit"
 	"github.com/seipbot/seipbot/bot"
 	"github.com/seipbot/seipbot/config"
 	"github.com/seipbot/seipbot/plugins/canned"
@@ -156,14 +157,31 @@ type app struct {
 	bot   *bot.Bot
 	sched *schedule.Scheduler
 	auth  *access.Authorizer
+	audit *audit.Log
+	// policyNote says in the audit log which policy the bot runs under.
+	policyNote string
 }
 
-// wire builds the bot and its plugins on st. It does no I/O. owner, when
-// not empty, is the identity that holds every permission if no access
-// policy is configured.
-func wire(cfg *config.Config, st store.Store, storeDesc string, log *slog.Logger, owner string) (*app, error) {
+// wiring is what wire needs besides the configuration and the store.
+type wiring struct {
+	// owner, when not empty, holds every permission if no access policy
+	// is configured.
+	owner string
+	// keys derive the audit log's checkpoint keys.
+	keys *sealed.Keyring
+	// mirror receives a copy of each audit record, or is nil.
+	mirror io.Writer
+}
+
+// wire builds the bot and its plugins on st. It does no I/O.
+func wire(cfg *config.Config, st store.Store, storeDesc string, log *slog.Logger, w wiring) (*app, error) {
 	outbox := bot.NewOutbox(st, log, bot.Backoff{})
-	auth, err := access.New(policy(cfg, owner), access.Options{Notify: outbox})
+	pol, note := policy(cfg, w.owner)
+	auth, err := access.New(pol, access.Options{Notify: outbox})
+	if err != nil {
+		return nil, err
+	}
+	auditLog, err := audit.New(st, audit.Options{Keys: w.keys.DeriveAll("audit"), Mirror: w.mirror, Logger: log})
 	if err != nil {
 		return nil, err
 	}
@@ -178,6 +196,7 @@ func wire(cfg *config.Config, st store.Store, storeDesc string, log *slog.Logger
 		CommandTimeout: time.Duration(cfg.CommandTimeout),
 		RateLimit:      bot.RateLimit{PerMinute: cfg.RateLimit.PerMinute, Burst: cfg.RateLimit.Burst},
 		Authorizer:     auth,
+		Audit:          auditLog.Middleware,
 		Outbox:         outbox,
 		Logger:         log,
 	})
@@ -195,11 +214,12 @@ func wire(cfg *config.Config, st store.Store, storeDesc string, log *slog.Logger
 		&smalltalk.Plugin{},
 		&worldtime.Plugin{},
 		canned,
+		&audit.Plugin{Log: auditLog, Store: st},
 	}
 	if err := b.Use(plugins...); err != nil {
 		return nil, err
 	}
-	return &app{cfg: cfg, log: log, st: st, bot: b, sched: sched, auth: auth}, nil
+	return &app{cfg: cfg, log: log, st: st, bot: b, sched: sched, auth: auth, audit: auditLog, policyNote: note}, nil
 }
 
 // cannedPlugin makes the plugin for the configuration's commands: and
@@ -216,8 +236,14 @@ func cannedPlugin(cfg *config.Config) (*canned.Plugin, error) {
 	return canned.New(cmds, hears)
 }
 
-// run runs the scheduler beside the bot until the bot stops.
+// run runs the scheduler beside the bot until the bot stops, with the
+// audit log open.
 func (a *app) run(ctx context.Context) error {
+	if err := a.audit.Open(ctx); err != nil {
+		return err
+	}
+	defer a.audit.Close()
+	a.audit.Add(audit.Record{Kind: "policy", Detail: a.policyNote})
 	schedCtx, stopSched := context.WithCancel(ctx)
 	schedDone := make(chan error, 1)
 	go func() { schedDone <- a.sched.Run(schedCtx) }()
