@@ -221,6 +221,16 @@ func (a *Authorizer) allowRate(id, perm string) (time.Duration, RateLimit, bool)
 	return 0, RateLimit{}, true
 }
 
+// ApprovalRule returns the first approval rule whose pattern matches perm.
+func (a *Authorizer) ApprovalRule(perm string) (ApprovalRule, bool) {
+	for _, r := range a.p.Approvals {
+		if Match(r.Permission, perm) {
+			return r, true
+		}
+	}
+	return ApprovalRule{}, false
+}
+
 // Visible reports whether the sender of m may run c in m's room with some
 // arguments; help lists only such commands.
 func (a *Authorizer) Visible(_ context.Context, m *bot.Message, c *bot.Command) bool {

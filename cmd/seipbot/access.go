@@ -84,5 +84,8 @@ func (c *cli) accessCmd(_ context.Context, args []string) error {
 		return fmt.Errorf("denied: %s", d.Reason)
 	}
 	fmt.Fprintf(c.stdout, "allowed: %s\n", d.Reason)
+	if r, ok := a.auth.ApprovalRule(d.Permission); ok {
+		fmt.Fprintf(c.stdout, "It then waits for approval: %d from holders of the role %s (the rule for %q).\n", r.Approvals, r.Approvers, r.Permission)
+	}
 	return nil
 }

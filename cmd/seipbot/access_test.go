@@ -27,6 +27,8 @@ access:
   grants:
     - {group: admins, role: admin}
     - {group: analysts, role: analyst, rooms: ["#soc"]}
+  approvals:
+    - {permission: "canned.*", approvals: 1, approvers: admin}
 `
 
 // wireTest wires the bot for the configuration in yaml ("" for none) on a
@@ -73,6 +75,8 @@ func TestEveryBuiltinCommand(t *testing.T) {
 		"remind zone":   {"remind.zone", true},
 		"runbook ddos":  {"canned.runbook.ddos", false},
 		"audit tail":    {"audit.tail", false},
+		"approve":       {"", true},
+		"deny":          {"", true},
 	}
 	withPolicy := wireTest(t, policyYAML)
 	noPolicy := wireTest(t, strings.SplitN(policyYAML, "access:", 2)[0])
@@ -138,6 +142,7 @@ func TestAccessCheck(t *testing.T) {
 		{[]string{"access", "check", "--config", cfg, "shell:analyst1", "remind list"}, 1, "", `denied: You may run "remind list" only in #soc, not here.`},
 		{[]string{"access", "check", "--config", cfg, "shell:analyst1", "runbook ddos"}, 1, "", `it needs the permission "canned.runbook.ddos", which none of your roles grants`},
 		{[]string{"access", "check", "--config", cfg, "slack:U1", "ping"}, 0, "everyone may run it", ""},
+		{[]string{"access", "check", "--config", cfg, "shell:admin1", "runbook ddos"}, 0, `It then waits for approval: 1 from holders of the role admin (the rule for "canned.*").`, ""},
 		{[]string{"access", "check", "--config", cfg, "slack:U1", "frobnicate"}, 1, "", "names no command"},
 		{[]string{"access", "check", "slack:U1"}, 2, "", "name an identity"},
 		{[]string{"access"}, 2, "", "access check"},

@@ -181,6 +181,7 @@ func wire(cfg *config.Config, st store.Store, storeDesc string, log *slog.Logger
 	if err != nil {
 		return nil, err
 	}
+	approvals := access.NewApprovals(auth, st, w.keys.Derive("approvals"), nil)
 	auditLog, err := audit.New(st, audit.Options{Keys: w.keys.DeriveAll("audit"), Mirror: w.mirror, Logger: log})
 	if err != nil {
 		return nil, err
@@ -197,12 +198,14 @@ func wire(cfg *config.Config, st store.Store, storeDesc string, log *slog.Logger
 		RateLimit:      bot.RateLimit{PerMinute: cfg.RateLimit.PerMinute, Burst: cfg.RateLimit.Burst},
 		Authorizer:     auth,
 		Audit:          auditLog.Middleware,
+		Approval:       approvals.Middleware,
 		Outbox:         outbox,
 		Logger:         log,
 	})
 	if err != nil {
 		return nil, err
 	}
+	approvals.Inbox = b
 	canned, err := cannedPlugin(cfg)
 	if err != nil {
 		return nil, err
@@ -215,6 +218,7 @@ func wire(cfg *config.Config, st store.Store, storeDesc string, log *slog.Logger
 		&worldtime.Plugin{},
 		canned,
 		&audit.Plugin{Log: auditLog, Store: st},
+		approvals,
 	}
 	if err := b.Use(plugins...); err != nil {
 		return nil, err
