@@ -46,9 +46,8 @@ func (c *cli) accessCmd(_ context.Context, args []string) error {
 	if len(args) == 0 || args[0] != "check" {
 		return usageError{`say "access check <identity> <command line…>"`}
 	}
-	var f commonFlags
 	fs := c.flags("access check", "access check [--config FILE] [--data-dir DIR] [--room ROOM] <identity> <command line…>")
-	f.register(fs)
+	f := registerCommon(fs)
 	room := fs.String("room", "", "decide for this room (default: a direct conversation)")
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -60,7 +59,7 @@ func (c *cli) accessCmd(_ context.Context, args []string) error {
 		return usageError{"name an identity (such as slack:U024BE7LH or shell:alice) and a command line"}
 	}
 	id, line := fs.Arg(0), strings.Join(fs.Args()[1:], " ")
-	cfg, err := c.load(f)
+	cfg, err := c.load(*f)
 	if err != nil {
 		return err
 	}

@@ -36,13 +36,12 @@ func (c *cli) auditCmd(ctx context.Context, args []string) error {
 	if len(args) == 0 || (args[0] != "verify" && args[0] != "export") {
 		return usageError{`say "audit verify" or "audit export --since T"`}
 	}
-	var f commonFlags
 	synopsis := "audit verify [--config FILE] [--data-dir DIR]"
 	if args[0] == "export" {
 		synopsis = "audit export --since RFC3339|DURATION [--format jsonl] [--config FILE] [--data-dir DIR]"
 	}
 	fs := c.flags("audit "+args[0], synopsis)
-	f.register(fs)
+	f := registerCommon(fs)
 	since := fs.String("since", "", "export records from this time (2026-01-02T15:04:05Z) or this long ago (24h, 7d)")
 	format := fs.String("format", "jsonl", "output format; jsonl (one JSON record a line) is the only one")
 	if err := parse(fs, args[1:]); err != nil {
@@ -58,7 +57,7 @@ func (c *cli) auditCmd(ctx context.Context, args []string) error {
 			return err
 		}
 	}
-	cfg, err := c.load(f)
+	cfg, err := c.load(*f)
 	if err != nil {
 		return err
 	}

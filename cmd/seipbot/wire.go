@@ -41,13 +41,19 @@ type commonFlags struct {
 // setup adds the common flags to fs, parses args and loads the
 // configuration.
 func (c *cli) setup(fs *flag.FlagSet, args []string) (*config.Config, error) {
-	var f commonFlags
-	fs.StringVar(&f.config, "config", "", "configuration file (YAML); SEIPBOT_* variables override it")
-	fs.StringVar(&f.dataDir, "data-dir", "", "folder for the bot's data (default: data_dir from the configuration)")
+	f := registerCommon(fs)
 	if err := parse(fs, args); err != nil {
 		return nil, err
 	}
-	return c.load(f)
+	return c.load(*f)
+}
+
+// registerCommon adds --config and --data-dir to fs.
+func registerCommon(fs *flag.FlagSet) *commonFlags {
+	var f commonFlags
+	fs.StringVar(&f.config, "config", "", "configuration file (YAML); SEIPBOT_* variables override it")
+	fs.StringVar(&f.dataDir, "data-dir", "", "folder for the bot's data (default: data_dir from the configuration)")
+	return &f
 }
 
 // load reads the configuration: defaults, the file, the environment, and
