@@ -130,6 +130,7 @@ type Report struct {
 	Problems []error
 }
 
+// String renders the report as the reload command answers it.
 func (r Report) String() string {
 	var b strings.Builder
 	switch {
