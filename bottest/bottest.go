@@ -1,9 +1,14 @@
 // Package bottest helps test plugins: a recording adapter that plays a
-// script of messages into a real bot and keeps what the bot says.
+// script of messages into a real bot and keeps what the bot says, and
+// transcript tests that compare a conversation with a golden file.
 package bottest
 
 import (
 	"context"
+	"flag"
+	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -104,4 +109,63 @@ func Run(t testing.TB, opts bot.Options, plugins []bot.Plugin, msgs ...*bot.Mess
 		t.Fatal(err)
 	}
 	return a.Sent()
+}
+
+var update = flag.Bool("bottest.update", false, "rewrite the transcripts that bottest.Transcript compares against")
+
+// Transcript plays the golden file at path through a bot made from opts
+// with plugins, and compares what the bot answered with the file. In the
+// file, a line starting with "> " is a direct message from alice, and the
+// lines up to the next "> " are the bot's answers to it, in order. Run the
+// test with -bottest.update to write the answers into the file.
+//
+// Each typed line goes out in its own thread, and a reply keeps its
+// message's thread, which is how an answer is matched to its line.
+func Transcript(t testing.TB, opts bot.Options, plugins []bot.Plugin, path string) {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var typed []string
+	for line := range strings.Lines(string(raw)) {
+		if text, ok := strings.CutPrefix(strings.TrimSuffix(line, "\n"), "> "); ok {
+			typed = append(typed, text)
+		}
+	}
+	msgs := make([]*bot.Message, len(typed))
+	for i, text := range typed {
+		msgs[i] = DM("alice", text)
+		msgs[i].Thread = strconv.Itoa(i)
+	}
+	answers := make([][]string, len(typed))
+	var stray []string
+	for _, r := range Run(t, opts, plugins, msgs...) {
+		i, err := strconv.Atoi(r.Thread)
+		if err != nil || i < 0 || i >= len(typed) {
+			stray = append(stray, r.Text)
+			continue
+		}
+		answers[i] = append(answers[i], r.Text)
+	}
+	var b strings.Builder
+	for i, text := range typed {
+		b.WriteString("> " + text + "\n")
+		for _, a := range answers[i] {
+			b.WriteString(a + "\n")
+		}
+	}
+	for _, s := range stray {
+		b.WriteString(s + "\n")
+	}
+	got := b.String()
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	if got != string(raw) {
+		t.Errorf("transcript %s differs (run with -bottest.update to accept)\n--- got\n%s--- want\n%s", path, got, raw)
+	}
 }

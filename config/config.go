@@ -56,7 +56,8 @@ type Config struct {
 	Commands []Command `yaml:"commands"`
 	// Hears are replies to patterns heard in any message, set only in the
 	// file.
-	Hears []Hear `yaml:"hears"`
+	Hears   []Hear  `yaml:"hears"`
+	Plugins Plugins `yaml:"plugins"`
 	// Access is the access policy. Without it, "seipbot run" lets people
 	// run only the commands that declare no permission, and "seipbot
 	// shell" treats its user as the owner with every permission.
@@ -117,6 +118,18 @@ type Audit struct {
 	// Mirror copies each record as a JSON line to "stdout" or to a file,
 	// for log shippers; empty copies nothing.
 	Mirror string `yaml:"mirror"`
+}
+
+// Plugins is the folder of script and HTTP plugin manifests.
+type Plugins struct {
+	// Dir holds one NAME.yaml manifest per plugin; empty turns them off.
+	Dir string `yaml:"dir"`
+	// Poll is how often changed manifests are reloaded; 0s reloads them
+	// only on "plugins reload".
+	Poll Duration `yaml:"poll"`
+	// AdminRoom is told about manifests a reload rejected; empty tells
+	// only the log.
+	AdminRoom string `yaml:"admin_room"`
 }
 
 // RateLimit limits commands per user; a zero field turns its limit off.
@@ -190,6 +203,7 @@ func Defaults() *Config {
 		RateLimit:      RateLimit{PerMinute: 30, Burst: 10},
 		Log:            Log{Level: "info", Format: "auto"},
 		Store:          Store{Kind: "bolt"},
+		Plugins:        Plugins{Poll: Duration(5 * time.Second)},
 	}
 }
 

@@ -96,6 +96,12 @@ func (c *Config) Validate() error {
 	if c.Access != nil {
 		errs = append(errs, c.Access.validate()...)
 	}
+	if c.Plugins.Poll < 0 {
+		bad("plugins.poll: %s is negative; use 0s to reload only on \"plugins reload\", or a duration such as 5s", c.Plugins.Poll)
+	}
+	if c.Plugins.Dir == "" && c.Plugins.AdminRoom != "" {
+		bad("plugins.admin_room: is set but plugins.dir is empty; set the plugins folder or remove admin_room")
+	}
 	return errors.Join(errs...)
 }
 

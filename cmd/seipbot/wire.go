@@ -12,6 +12,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/seipbot/seipbot/access"
@@ -22,6 +23,7 @@ import (
 	"github.com/seipbot/seipbot/plugins/help"
 	"github.com/seipbot/seipbot/plugins/info"
 	"github.com/seipbot/seipbot/plugins/remind"
+	"github.com/seipbot/seipbot/plugins/script"
 	"github.com/seipbot/seipbot/plugins/smalltalk"
 	"github.com/seipbot/seipbot/plugins/worldtime"
 	"github.com/seipbot/seipbot/schedule"
@@ -172,6 +174,8 @@ type app struct {
 	audit *audit.Log
 	// policyNote says in the audit log which policy the bot runs under.
 	policyNote string
+	// scripts is the plugins folder, nil when none is configured.
+	scripts *script.Folder
 }
 
 // wiring is what wire needs besides the configuration and the store.
@@ -185,7 +189,8 @@ type wiring struct {
 	mirror io.Writer
 }
 
-// wire builds the bot and its plugins on st. It does no I/O.
+// wire builds the bot and its plugins on st. It does no I/O but reading
+// the plugin manifests.
 func wire(cfg *config.Config, st store.Store, storeDesc string, log *slog.Logger, w wiring) (*app, error) {
 	outbox := bot.NewOutbox(st, log, bot.Backoff{})
 	pol, note := policy(cfg, w.owner)
@@ -232,10 +237,32 @@ func wire(cfg *config.Config, st store.Store, storeDesc string, log *slog.Logger
 		&audit.Plugin{Log: auditLog, Store: st},
 		approvals,
 	}
+	var scripts *script.Folder
+	if cfg.Plugins.Dir != "" {
+		if scripts, err = scriptFolder(cfg, outbox, log); err != nil {
+			return nil, err
+		}
+		plugins = append(plugins, scripts.Plugins()...)
+	}
 	if err := b.Use(plugins...); err != nil {
 		return nil, err
 	}
-	return &app{cfg: cfg, log: log, st: st, bot: b, sched: sched, auth: auth, audit: auditLog, policyNote: note}, nil
+	return &app{cfg: cfg, log: log, st: st, bot: b, sched: sched, auth: auth, audit: auditLog, policyNote: note, scripts: scripts}, nil
+}
+
+// scriptFolder opens the folder of script and HTTP plugins. Manifests a
+// reload rejects are reported in the admin room, if there is one. No scan
+// scope is configured yet, so target arguments are checked for form only.
+func scriptFolder(cfg *config.Config, outbox *bot.Outbox, log *slog.Logger) (*script.Folder, error) {
+	opts := script.Options{Dir: cfg.Plugins.Dir, Poll: time.Duration(cfg.Plugins.Poll), Logger: log}
+	if room := cfg.Plugins.AdminRoom; room != "" {
+		opts.Notify = func(ctx context.Context, text string) {
+			if err := outbox.Send(ctx, bot.Response{Room: room, Text: text}); err != nil {
+				log.Error("tell admins about plugins", "err", err)
+			}
+		}
+	}
+	return script.Open(opts)
 }
 
 // cannedPlugin makes the plugin for the configuration's commands: and
@@ -252,8 +279,8 @@ func cannedPlugin(cfg *config.Config) (*canned.Plugin, error) {
 	return canned.New(cmds, hears)
 }
 
-// run runs the scheduler beside the bot until the bot stops, with the
-// audit log open.
+// run runs the scheduler and the plugins folder's reloads beside the bot
+// until the bot stops, with the audit log open.
 func (a *app) run(ctx context.Context) error {
 	if err := a.audit.Open(ctx); err != nil {
 		return err
@@ -263,8 +290,14 @@ func (a *app) run(ctx context.Context) error {
 	schedCtx, stopSched := context.WithCancel(ctx)
 	schedDone := make(chan error, 1)
 	go func() { schedDone <- a.sched.Run(schedCtx) }()
+	var reloads sync.WaitGroup
+	if a.scripts != nil {
+		// Run only ends with its context and reports problems itself.
+		reloads.Go(func() { _ = a.scripts.Run(schedCtx) })
+	}
 	err := a.bot.Run(ctx)
 	stopSched()
+	reloads.Wait()
 	schedErr := <-schedDone
 	if errors.Is(schedErr, context.Canceled) {
 		// Stopped while loading, because the bot was done first.
