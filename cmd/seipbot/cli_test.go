@@ -163,3 +163,32 @@ func TestCommands(t *testing.T) {
 		})
 	}
 }
+
+func TestScriptApprovalsNeedAPolicyRule(t *testing.T) {
+	dir := t.TempDir()
+	plugins := filepath.Join(dir, "plugins")
+	os.MkdirAll(plugins, 0o700)
+	os.WriteFile(filepath.Join(plugins, "wipe.sh"), []byte("#!/bin/sh\necho wiped\n"), 0o755)
+	os.WriteFile(filepath.Join(plugins, "wipe.yaml"), []byte(`type: script
+program: wipe.sh
+commands:
+  - words: wipe host
+    help: wipe a host
+    permission: hosts.wipe
+    approvals: 1
+`), 0o600)
+	base := "plugins: {dir: " + plugins + ", poll: 0s}\naccess:\n  groups: {admins: [\"shell:admin\"]}\n  roles: {admin: {permissions: [\"*\"]}}\n  grants: [{group: admins, role: admin}]\n"
+	without := filepath.Join(dir, "without.yaml")
+	os.WriteFile(without, []byte(base), 0o600)
+	with := filepath.Join(dir, "with.yaml")
+	os.WriteFile(with, []byte(base+"  approvals: [{permission: hosts.*, approvals: 1, approvers: admin}]\n"), 0o600)
+
+	code, _, errOut := runCLI(t, strings.NewReader(""), nil, "config", "check", "--config", without)
+	if code != 1 || !strings.Contains(errOut, `a manifest asks for 1 approval(s) for "hosts.wipe"; add an access.approvals rule`) {
+		t.Errorf("without a rule: exit %d, %q", code, errOut)
+	}
+	code, out, errOut := runCLI(t, strings.NewReader(""), nil, "config", "check", "--config", with)
+	if code != 0 || !strings.Contains(out, "valid") {
+		t.Errorf("with a rule: exit %d, %q %q", code, out, errOut)
+	}
+}

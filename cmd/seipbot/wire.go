@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -243,6 +244,9 @@ func wire(cfg *config.Config, st store.Store, storeDesc string, log *slog.Logger
 			return nil, err
 		}
 		plugins = append(plugins, scripts.Plugins()...)
+		if err := scriptApprovals(cfg, auth, scripts); err != nil {
+			return nil, err
+		}
 	}
 	if err := b.Use(plugins...); err != nil {
 		return nil, err
@@ -263,6 +267,25 @@ func scriptFolder(cfg *config.Config, outbox *bot.Outbox, log *slog.Logger) (*sc
 		}
 	}
 	return script.Open(opts)
+}
+
+// scriptApprovals refuses to start when a plugin manifest asks for
+// approvals that no access.approvals rule enforces: approvals are policy,
+// held in one place, and a manifest alone must not seem to add a two-person
+// rule that nothing applies. Without a policy (the shell's owner mode) no
+// one else could approve, so there is nothing to check.
+func scriptApprovals(cfg *config.Config, auth *access.Authorizer, scripts *script.Folder) error {
+	if cfg.Access == nil {
+		return nil
+	}
+	var errs []error
+	for perm, n := range scripts.Approvals() {
+		if rule, ok := auth.ApprovalRule(perm); !ok || rule.Approvals < n {
+			errs = append(errs, fmt.Errorf("plugins: a manifest asks for %d approval(s) for %q; add an access.approvals rule for that permission with approvals: %d or more", n, perm, n))
+		}
+	}
+	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
+	return errors.Join(errs...)
 }
 
 // cannedPlugin makes the plugin for the configuration's commands: and
