@@ -2,6 +2,8 @@ package irc
 
 import (
 	"context"
+	"crypto/x509"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -206,4 +208,42 @@ func TestPacer(t *testing.T) {
 			t.Errorf("after a pause lines left at %v; want %v", at, want)
 		}
 	})
+}
+
+// TestTLS connects over TLS to ngIRCd with a certificate from a private CA:
+// verified with the CA file, refused without it.
+func TestTLS(t *testing.T) {
+	dir := t.TempDir()
+	caFile, certFile, keyFile := writeTestPKI(t, dir)
+	port := freePort(t)
+	srv := startNgircd(t, false, fmt.Sprintf("[SSL]\n\tCertFile = %s\n\tKeyFile = %s\n\tPorts = %d\n", certFile, keyFile, port))
+	tlsAddr := fmt.Sprintf("127.0.0.1:%d", port)
+	user := newClient(t, srv.addr, "alice", "seipbot")
+
+	opts := testOptions(tlsAddr)
+	opts.Insecure, opts.CAFile = false, caFile
+	a, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runAdapter(t, a)
+	if err := a.Send(context.Background(), bot.Response{Room: "#test", Text: "over TLS"}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), adaptertest.Timeout)
+	defer cancel()
+	if got, err := user.Next(ctx); err != nil || got.Text != "over TLS" {
+		t.Errorf("received %+v, %v; want \"over TLS\"", got, err)
+	}
+
+	opts.CAFile = ""
+	untrusting, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &session{a: untrusting}
+	var unknown x509.UnknownAuthorityError
+	if err := s.dial(ctx); !errors.As(err, &unknown) {
+		t.Errorf("dial without the CA = %v; want an unknown authority error", err)
+	}
 }
