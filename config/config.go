@@ -23,6 +23,7 @@ import (
 	"bytes"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -161,6 +162,7 @@ type Store struct {
 // its environment variables is set; a nil pointer means off.
 type Adapters struct {
 	Shell *Shell `yaml:"shell,omitempty"`
+	IRC   *IRC   `yaml:"irc,omitempty"`
 }
 
 // Shell is the terminal adapter, for trying the bot locally.
@@ -169,6 +171,60 @@ type Shell struct {
 	User string `yaml:"user"`
 	// Room is the room the terminal is in; empty means the adapter's own.
 	Room string `yaml:"room"`
+}
+
+// IRC connects the bot to an IRC network.
+type IRC struct {
+	// Server is the host:port to connect to, such as irc.libera.chat:6697.
+	Server string `yaml:"server"`
+	// Insecure connects without TLS, sending passwords in the clear; use it
+	// only for a server on loopback.
+	Insecure bool `yaml:"insecure"`
+	// CAFile holds the certificate authorities (PEM) that verify the
+	// server, in place of the system's, for a private network.
+	CAFile string `yaml:"ca_file"`
+	// CertFile and KeyFile are a client certificate, for auth
+	// sasl-external or a network that recognises certificate fingerprints.
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+	// ServerPassword is sent with PASS, for servers that require one.
+	ServerPassword Secret `yaml:"server_password"`
+	// Nick defaults to name; when taken, the bot appends _ or a number.
+	Nick     string `yaml:"nick"`
+	Username string `yaml:"username"`
+	RealName string `yaml:"real_name"`
+	// Auth is how the bot logs in to the network's services: sasl-plain,
+	// sasl-external, nickserv, or empty for not at all.
+	Auth string `yaml:"auth"`
+	// Account defaults to the nick.
+	Account  string `yaml:"account"`
+	Password Secret `yaml:"password"`
+	// Channels to join, such as "#soc".
+	Channels []string `yaml:"channels"`
+	// ChannelKeys are the keys of the channels that have one, as
+	// "#chan=key" separated by commas; a secret, since a key is a password.
+	ChannelKeys Secret `yaml:"channel_keys"`
+	// Pace keeps the bot under the server's flood limit: Burst lines at
+	// once, then one every Every. Zero values mean 4 and 500ms.
+	Pace Pace `yaml:"pace"`
+}
+
+// Pace is a sending rate: Burst lines at once, then one every Every.
+type Pace struct {
+	Burst int      `yaml:"burst"`
+	Every Duration `yaml:"every"`
+}
+
+// Keys returns ChannelKeys as a map from channel to key. Validate has
+// checked that every entry has both.
+func (c *IRC) Keys() map[string]string {
+	keys := map[string]string{}
+	for entry := range strings.SplitSeq(c.ChannelKeys.Reveal(), ",") {
+		if ch, key, ok := strings.Cut(strings.TrimSpace(entry), "="); ok {
+			keys[ch] = key
+		}
+	}
+	return keys
 }
 
 // Command is a canned command: when a user says Command, the bot answers

@@ -139,7 +139,11 @@ func TestRedactedRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.SecretKey = "" // an empty secret prints as itself, so it round-trips
+	// An empty secret prints as itself, and so does one whose value is the
+	// placeholder, so both round-trip.
+	cfg.SecretKey = ""
+	cfg.Adapters.IRC.Password = "[redacted]"
+	cfg.Adapters.IRC.ChannelKeys = ""
 	out, err := cfg.Redacted()
 	if err != nil {
 		t.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net"
 	"regexp"
 	"slices"
 	"strings"
@@ -63,6 +64,10 @@ func (c *Config) Validate() error {
 	case "memory":
 	default:
 		bad("store.kind: %q is not a store kind; use bolt or memory", c.Store.Kind)
+	}
+
+	if c.Adapters.IRC != nil {
+		errs = append(errs, c.Adapters.IRC.validate()...)
 	}
 
 	firstUse := make(map[string]int)
@@ -208,4 +213,52 @@ func checkReply(reply string) error {
 		return fmt.Errorf("%v; fix the template (see the text/template syntax)", err)
 	}
 	return nil
+}
+
+var ircAuths = []string{"", "sasl-plain", "sasl-external", "nickserv"}
+
+func (c *IRC) validate() []error {
+	var errs []error
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("adapters.irc."+format, args...))
+	}
+	if _, port, err := net.SplitHostPort(c.Server); err != nil || port == "" {
+		bad("server: %q is not host:port; set it, such as irc.libera.chat:6697", c.Server)
+	}
+	if strings.ContainsAny(c.Nick, " ,:!@#\r\n") || strings.HasPrefix(c.Nick, "~") {
+		bad("nick: %q is not a valid IRC nick; use letters, digits and -_[]{}|", c.Nick)
+	}
+	switch {
+	case !slices.Contains(ircAuths, c.Auth):
+		bad("auth: %q is not an auth method; use sasl-plain, sasl-external, nickserv or leave it empty", c.Auth)
+	case (c.Auth == "sasl-plain" || c.Auth == "nickserv") && c.Password == "":
+		bad("password: is empty but auth is %s; set it (or SEIPBOT_ADAPTERS_IRC_PASSWORD_FILE)", c.Auth)
+	case c.Auth == "sasl-external" && c.CertFile == "":
+		bad("cert_file: is empty but auth is sasl-external, which logs in with the client certificate; set cert_file and key_file")
+	}
+	if (c.CertFile == "") != (c.KeyFile == "") {
+		bad("key_file: cert_file and key_file go together; set both or neither")
+	}
+	if c.Insecure && (c.CertFile != "" || c.CAFile != "") {
+		bad("insecure: is set, so cert_file and ca_file would be unused; remove insecure to use TLS")
+	}
+	for i, ch := range c.Channels {
+		if ch == "" || !strings.ContainsRune("#&+!", rune(ch[0])) || strings.ContainsAny(ch, " ,\a") {
+			bad("channels[%d]: %q is not a channel name; channels start with # (or &, +, !) and have no spaces or commas", i, ch)
+		}
+	}
+	if c.ChannelKeys != "" {
+		for entry := range strings.SplitSeq(c.ChannelKeys.Reveal(), ",") {
+			ch, key, ok := strings.Cut(strings.TrimSpace(entry), "=")
+			if !ok || key == "" || !slices.Contains(c.Channels, ch) {
+				// The entry is not printed: it holds a key.
+				bad("channel_keys: each entry must be #channel=key for a channel listed under channels")
+				break
+			}
+		}
+	}
+	if c.Pace.Burst < 0 || c.Pace.Every < 0 {
+		bad("pace: burst and every must not be negative; use 0 for the defaults")
+	}
+	return errs
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"time"
 
+	"github.com/seipbot/seipbot/adapter/irc"
 	"github.com/seipbot/seipbot/adapter/shell"
 	"github.com/seipbot/seipbot/bot"
 	"github.com/seipbot/seipbot/config"
@@ -50,7 +52,11 @@ func (c *cli) runBot(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if cfg.Adapters.Shell == nil {
+	adapters, err := c.adapters(cfg, c.logger(cfg))
+	if err != nil {
+		return err
+	}
+	if len(adapters) == 0 {
 		return bot.ErrNoAdapter
 	}
 	a, err := c.open(cfg, false, "")
@@ -58,13 +64,43 @@ func (c *cli) runBot(ctx context.Context, args []string) error {
 		return err
 	}
 	defer closeQuietly(a.st, a.log)
-	sh := cfg.Adapters.Shell
-	if sh.User == "" {
-		sh.User = defaultUser()
+	for _, ad := range adapters {
+		a.bot.AddAdapter(ad)
 	}
-	a.bot.AddAdapter(shell.New(shell.Options{In: c.stdin, Out: c.stdout, User: sh.User, Room: sh.Room}))
 	a.log.Info("seipbot running", "version", version, "adapters", a.bot.Adapters())
 	return a.run(ctx)
+}
+
+// adapters builds the chat adapters the configuration turns on.
+func (c *cli) adapters(cfg *config.Config, log *slog.Logger) ([]bot.Adapter, error) {
+	var list []bot.Adapter
+	if sh := cfg.Adapters.Shell; sh != nil {
+		user := sh.User
+		if user == "" {
+			user = defaultUser()
+		}
+		list = append(list, shell.New(shell.Options{In: c.stdin, Out: c.stdout, User: user, Room: sh.Room}))
+	}
+	if ic := cfg.Adapters.IRC; ic != nil {
+		nick := ic.Nick
+		if nick == "" {
+			nick = cfg.Name
+		}
+		a, err := irc.New(irc.Options{
+			Addr: ic.Server, Insecure: ic.Insecure, CAFile: ic.CAFile,
+			CertFile: ic.CertFile, KeyFile: ic.KeyFile, ServerPassword: ic.ServerPassword.Reveal(),
+			Nick: nick, Username: ic.Username, RealName: ic.RealName,
+			Auth: ic.Auth, Account: ic.Account, Password: ic.Password.Reveal(),
+			Channels: ic.Channels, Keys: ic.Keys(),
+			PaceBurst: ic.Pace.Burst, PaceEvery: time.Duration(ic.Pace.Every),
+			Logger: log,
+		})
+		if err != nil {
+			return nil, err
+		}
+		list = append(list, a)
+	}
+	return list, nil
 }
 
 // open opens the store and wires the bot; createKey lets the shell make
