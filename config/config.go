@@ -57,6 +57,13 @@ type Config struct {
 	// Hears are replies to patterns heard in any message, set only in the
 	// file.
 	Hears []Hear `yaml:"hears"`
+	// Scope is what scans may target, set only in the file; empty means
+	// nothing can be scanned.
+	Scope    []ScopeRule `yaml:"scope"`
+	Jobs     Jobs        `yaml:"jobs"`
+	Scan     Scan        `yaml:"scan"`
+	Monitors Monitors    `yaml:"monitors"`
+	OSV      OSV         `yaml:"osv"`
 }
 
 // RateLimit limits commands per user; a zero field turns its limit off.
@@ -122,7 +129,7 @@ type Hear struct {
 // Defaults returns the configuration used when nothing else is set. Paths
 // that depend on other settings are left empty here and filled by Load.
 func Defaults() *Config {
-	return &Config{
+	c := &Config{
 		Name:           "seipbot",
 		Prefix:         "!",
 		Timezone:       "UTC",
@@ -131,6 +138,8 @@ func Defaults() *Config {
 		Log:            Log{Level: "info", Format: "auto"},
 		Store:          Store{Kind: "bolt"},
 	}
+	secopsDefaults(c)
+	return c
 }
 
 // derivePaths fills the defaults that depend on other settings. getenv looks

@@ -92,6 +92,7 @@ func (c *Config) Validate() error {
 			bad("%s.reply: %w", path, err)
 		}
 	}
+	c.validateSecops(bad)
 	return errors.Join(errs...)
 }
 

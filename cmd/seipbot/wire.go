@@ -16,6 +16,7 @@ import (
 
 	"github.com/seipbot/seipbot/bot"
 	"github.com/seipbot/seipbot/config"
+	"github.com/seipbot/seipbot/jobs"
 	"github.com/seipbot/seipbot/plugins/canned"
 	"github.com/seipbot/seipbot/plugins/help"
 	"github.com/seipbot/seipbot/plugins/info"
@@ -160,6 +161,7 @@ type app struct {
 	st    store.Store
 	bot   *bot.Bot
 	sched *schedule.Scheduler
+	jobs  *jobs.Manager
 }
 
 // wire builds the bot and its plugins on st. It does no I/O.
@@ -185,6 +187,10 @@ func wire(cfg *config.Config, st store.Store, storeDesc string, log *slog.Logger
 	if err != nil {
 		return nil, err
 	}
+	jm, secops, err := secopsPlugins(cfg, st, outbox, sched, log)
+	if err != nil {
+		return nil, err
+	}
 	plugins := []bot.Plugin{
 		&help.Plugin{Catalog: b.Router()},
 		&info.Plugin{Version: version, Bot: b, Store: storeDesc},
@@ -193,10 +199,10 @@ func wire(cfg *config.Config, st store.Store, storeDesc string, log *slog.Logger
 		&worldtime.Plugin{},
 		canned,
 	}
-	if err := b.Use(plugins...); err != nil {
+	if err := b.Use(append(plugins, secops...)...); err != nil {
 		return nil, err
 	}
-	return &app{cfg: cfg, log: log, st: st, bot: b, sched: sched}, nil
+	return &app{cfg: cfg, log: log, st: st, bot: b, sched: sched, jobs: jm}, nil
 }
 
 // cannedPlugin makes the plugin for the configuration's commands: and
@@ -213,19 +219,25 @@ func cannedPlugin(cfg *config.Config) (*canned.Plugin, error) {
 	return canned.New(cmds, hears)
 }
 
-// run runs the scheduler beside the bot until the bot stops.
+// run runs the scheduler and the job manager beside the bot until the bot
+// stops.
 func (a *app) run(ctx context.Context) error {
-	schedCtx, stopSched := context.WithCancel(ctx)
-	schedDone := make(chan error, 1)
-	go func() { schedDone <- a.sched.Run(schedCtx) }()
-	err := a.bot.Run(ctx)
-	stopSched()
-	schedErr := <-schedDone
-	if errors.Is(schedErr, context.Canceled) {
-		// Stopped while loading, because the bot was done first.
-		schedErr = nil
+	sideCtx, stopSide := context.WithCancel(ctx)
+	beside := []func(context.Context) error{a.sched.Run, a.jobs.Run}
+	done := make(chan error, len(beside))
+	for _, run := range beside {
+		go func() { done <- run(sideCtx) }()
 	}
-	return errors.Join(err, schedErr)
+	err := a.bot.Run(ctx)
+	stopSide()
+	for range beside {
+		// Canceled means stopped while loading, because the bot was done
+		// first.
+		if e := <-done; !errors.Is(e, context.Canceled) {
+			err = errors.Join(err, e)
+		}
+	}
+	return err
 }
 
 // defaultUser is the OS user's name, the shell's identity by default.
