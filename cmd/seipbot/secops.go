@@ -7,7 +7,9 @@ import (
 	"github.com/seipbot/seipbot/bot"
 	"github.com/seipbot/seipbot/config"
 	"github.com/seipbot/seipbot/jobs"
+	"github.com/seipbot/seipbot/plugins/secops"
 	"github.com/seipbot/seipbot/schedule"
+	"github.com/seipbot/seipbot/scope"
 	"github.com/seipbot/seipbot/store"
 
 	jobsplugin "github.com/seipbot/seipbot/plugins/jobs"
@@ -24,8 +26,21 @@ func secopsPlugins(cfg *config.Config, st store.Store, outbox *bot.Outbox, sched
 	if err != nil {
 		return nil, nil, err
 	}
-	plugins := []bot.Plugin{
-		&jobsplugin.Plugin{Jobs: jm},
+	var rules []scope.Rule
+	for _, r := range cfg.Scope {
+		rule, err := scope.Parse(r.Rooms, r.CIDRs, r.Hosts)
+		if err != nil {
+			return nil, nil, err
+		}
+		rules = append(rules, rule)
 	}
-	return jm, plugins, nil
+	sec, err := secops.New(secops.Options{
+		Scope: scope.New(rules, nil), Jobs: jm, Store: st, Sched: sched, Out: outbox,
+		Rate: cfg.Scan.Rate, MaxRate: cfg.Scan.MaxRate, PortTimeout: time.Duration(cfg.Scan.PortTimeout),
+		MaxHosts: cfg.Scan.MaxHosts, NmapPath: cfg.Scan.Nmap, Logger: log,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return jm, []bot.Plugin{&jobsplugin.Plugin{Jobs: jm}, sec}, nil
 }
