@@ -59,11 +59,9 @@ type Config struct {
 	Hears []Hear `yaml:"hears"`
 	// Scope is what scans may target, set only in the file; empty means
 	// nothing can be scanned.
-	Scope    []ScopeRule `yaml:"scope"`
-	Jobs     Jobs        `yaml:"jobs"`
-	Scan     Scan        `yaml:"scan"`
-	Monitors Monitors    `yaml:"monitors"`
-	OSV      OSV         `yaml:"osv"`
+	Scope []ScopeRule `yaml:"scope"`
+	Jobs  Jobs        `yaml:"jobs"`
+	Scan  Scan        `yaml:"scan"`
 }
 
 // RateLimit limits commands per user; a zero field turns its limit off.

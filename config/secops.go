@@ -3,7 +3,6 @@ package config
 import (
 	"fmt"
 	"net/netip"
-	"path/filepath"
 	"strings"
 	"time"
 )
@@ -45,54 +44,13 @@ type Scan struct {
 	// MaxHosts is the most addresses one scan may cover.
 	MaxHosts int `yaml:"max_hosts"`
 	// Nmap is the nmap binary; empty looks it up in PATH.
-	Nmap string   `yaml:"nmap"`
-	Repo ScanRepo `yaml:"repo"`
-}
-
-// ScanRepo says which repositories "scan repo" may read.
-type ScanRepo struct {
-	// Git is the git binary; empty looks it up in PATH.
-	Git string `yaml:"git"`
-	// AllowedHosts are the hosts git URLs may name, such as github.com.
-	AllowedHosts []string `yaml:"allowed_hosts"`
-	// AllowedPaths are the folders local paths and file:// URLs must be
-	// under.
-	AllowedPaths []string `yaml:"allowed_paths"`
-	// Repos are repositories users name instead of giving a URL, set only
-	// in the file.
-	Repos []Repo `yaml:"repos"`
-}
-
-// Repo is a configured repository.
-type Repo struct {
-	Name string `yaml:"name"`
-	// Source is a git URL or a local path.
-	Source string `yaml:"source"`
-}
-
-// Monitors configures health monitors.
-type Monitors struct {
-	// Failures is how many checks in a row must fail before a monitor is
-	// reported down.
-	Failures int `yaml:"failures"`
-	// Timeout bounds one check.
-	Timeout Duration `yaml:"timeout"`
-	// MinEvery is the shortest interval a user may give a monitor.
-	MinEvery Duration `yaml:"min_every"`
-}
-
-// OSV locates vulnerability data in the OSV format.
-type OSV struct {
-	// Dir is a folder of OSV JSON records (one vulnerability per file,
-	// any folder depth), as the OSV project exports them.
-	Dir string `yaml:"dir"`
+	Nmap string `yaml:"nmap"`
 }
 
 // secopsDefaults are the defaults of the security sections.
 func secopsDefaults(c *Config) {
 	c.Jobs = Jobs{MaxPerUser: 2, MaxRunning: 8, Timeout: Duration(30 * time.Minute), Retention: Duration(30 * 24 * time.Hour)}
 	c.Scan = Scan{Rate: 500, MaxRate: 5000, PortTimeout: Duration(time.Second), MaxHosts: 256}
-	c.Monitors = Monitors{Failures: 3, Timeout: Duration(10 * time.Second), MinEvery: Duration(30 * time.Second)}
 }
 
 // validateSecops reports every problem in the security sections.
@@ -137,29 +95,4 @@ func (c *Config) validateSecops(bad func(format string, args ...any)) {
 	}
 	positiveDuration("scan.port_timeout", c.Scan.PortTimeout)
 	positive("scan.max_hosts", c.Scan.MaxHosts)
-	for i, p := range c.Scan.Repo.AllowedPaths {
-		if !filepath.IsAbs(p) {
-			bad("scan.repo.allowed_paths[%d]: %q is not an absolute path; write it from the root, such as /srv/repos", i, p)
-		}
-	}
-	names := map[string]int{}
-	for i, r := range c.Scan.Repo.Repos {
-		path := fmt.Sprintf("scan.repo.repos[%d]", i)
-		if r.Name == "" || strings.ContainsAny(r.Name, "/: ") {
-			bad("%s.name: %q is not a name; use one word such as payments-api", path, r.Name)
-		} else if first, ok := names[r.Name]; ok {
-			bad("%s.name: %q is already used by scan.repo.repos[%d]; rename one", path, r.Name, first)
-		} else {
-			names[r.Name] = i
-		}
-		if r.Source == "" {
-			bad("%s.source: is empty; set a git URL or a path", path)
-		}
-	}
-	positive("monitors.failures", c.Monitors.Failures)
-	positiveDuration("monitors.timeout", c.Monitors.Timeout)
-	positiveDuration("monitors.min_every", c.Monitors.MinEvery)
-	if c.OSV.Dir != "" && !filepath.IsAbs(c.OSV.Dir) {
-		bad("osv.dir: %q is not an absolute path; write it from the root, such as /var/lib/osv", c.OSV.Dir)
-	}
 }
