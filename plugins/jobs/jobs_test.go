@@ -46,7 +46,7 @@ func TestJobCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := &jobsplugin.Plugin{Jobs: m, Authorizer: admins{"test:carol": true}}
-	opts := bot.Options{Prefix: "!", Outbox: out, Authorizer: admins{"test:carol": true}}
+	opts := bot.Options{Prefix: "!", Authorizer: admins{"test:carol": true}}
 	tests := []struct {
 		msg  *bot.Message
 		want string

@@ -77,8 +77,8 @@ func (s *said) get() []bot.Response {
 
 func newFixture(t *testing.T) *fixture {
 	st := memory.New()
-	out := bot.NewOutbox(st, nil, bot.Backoff{})
-	jm, err := jobs.New(jobs.Options{Store: st, Out: out})
+	rec := &said{}
+	jm, err := jobs.New(jobs.Options{Store: st, Out: rec})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +88,6 @@ func newFixture(t *testing.T) *fixture {
 	sched, _ := schedule.New(st, schedule.Options{})
 	rule, _ := scope.Parse([]string{"#soc"}, []string{"127.0.0.1"}, nil)
 	dns := fakeDNS{"lab.test": {"127.0.0.1"}, "evil.test": {"127.0.0.2"}}
-	rec := &said{}
 	p, err := New(Options{
 		Scope: scope.New([]scope.Rule{rule}, dns), Jobs: jm, Store: st, Sched: sched, Out: rec, Resolver: dns,
 		Rate: 1000, MaxRate: 5000, PortTimeout: time.Second, MaxHosts: 16,
@@ -96,17 +95,22 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &fixture{p: p, jm: jm, said: rec, opts: bot.Options{Prefix: "!", Outbox: out, Authorizer: allowAll{}}}
+	return &fixture{p: p, jm: jm, said: rec, opts: bot.Options{Prefix: "!", Authorizer: allowAll{}}}
 }
 
-// say runs one line in #soc and returns the first answer.
+// say runs one line in #soc and returns the answer in the room, not the
+// job's progress in the thread.
 func (f *fixture) say(t *testing.T, line string) string {
 	t.Helper()
-	got := bottest.Run(t, f.opts, []bot.Plugin{f.p}, bottest.InRoom("#soc", "alice", "!"+line))
-	if len(got) == 0 {
-		t.Fatalf("%q: no answer", line)
+	m := bottest.InRoom("#soc", "alice", "!"+line)
+	m.ID = "m1"
+	for _, r := range bottest.Run(t, f.opts, []bot.Plugin{f.p}, m) {
+		if r.Thread == "" {
+			return r.Text
+		}
 	}
-	return got[0].Text
+	t.Fatalf("%q: no answer", line)
+	return ""
 }
 
 var jobID = regexp.MustCompile(`^Job (\w+):`)
@@ -224,7 +228,12 @@ func TestScheduledScanReportsOnlyChanges(t *testing.T) {
 	if err := f.p.scheduled(ctx, entry, false); err != nil {
 		t.Fatal(err)
 	}
-	reports := f.said.get()
+	var reports []bot.Response
+	for _, r := range f.said.get() {
+		if strings.HasPrefix(r.Text, "Scheduled scan") {
+			reports = append(reports, r)
+		}
+	}
 	if len(reports) != 1 || !strings.Contains(reports[0].Text, fmt.Sprintf("- 127.0.0.1:%d closed", p2)) {
 		t.Errorf("scheduled scans said %+v, want one change report", reports)
 	}

@@ -64,11 +64,12 @@ func Scan(ctx context.Context, addrs []netip.Addr, ports []int, opts Options) ([
 	total := len(addrs) * len(ports)
 	pace := newPacer(opts.Rate)
 	var (
-		mu    sync.Mutex
-		found []Open
-		done  atomic.Int64
-		next  atomic.Int64 // the index of the next attempt to hand out
-		wg    sync.WaitGroup
+		mu         sync.Mutex
+		progressMu sync.Mutex
+		found      []Open
+		done       atomic.Int64
+		next       atomic.Int64 // the index of the next attempt to hand out
+		wg         sync.WaitGroup
 	)
 	for range min(opts.Workers, total) {
 		wg.Go(func() {
@@ -85,7 +86,10 @@ func Scan(ctx context.Context, addrs []netip.Addr, ports []int, opts Options) ([
 				}
 				n := int(done.Add(1))
 				if opts.Progress != nil && n < total && n%max(total/4, 1) == 0 {
+					// Serialised, so the callback needs no locking of its own.
+					progressMu.Lock()
 					opts.Progress(n, total)
+					progressMu.Unlock()
 				}
 			}
 		})
