@@ -59,6 +59,11 @@ type Config struct {
 	// file.
 	Hears   []Hear  `yaml:"hears"`
 	Plugins Plugins `yaml:"plugins"`
+	// Scope is what scans may target, set only in the file; empty means
+	// nothing can be scanned.
+	Scope []ScopeRule `yaml:"scope"`
+	Jobs  Jobs        `yaml:"jobs"`
+	Scan  Scan        `yaml:"scan"`
 	// Access is the access policy. Without it, "seipbot run" lets people
 	// run only the commands that declare no permission, and "seipbot
 	// shell" treats its user as the owner with every permission.
@@ -251,7 +256,7 @@ type Hear struct {
 // Defaults returns the configuration used when nothing else is set. Paths
 // that depend on other settings are left empty here and filled by Load.
 func Defaults() *Config {
-	return &Config{
+	c := &Config{
 		Name:           "seipbot",
 		Prefix:         "!",
 		Timezone:       "UTC",
@@ -261,6 +266,8 @@ func Defaults() *Config {
 		Store:          Store{Kind: "bolt"},
 		Plugins:        Plugins{Poll: Duration(5 * time.Second)},
 	}
+	secopsDefaults(c)
+	return c
 }
 
 // derivePaths fills the defaults that depend on other settings. getenv looks

@@ -107,6 +107,7 @@ func (c *Config) Validate() error {
 	if c.Plugins.Dir == "" && c.Plugins.AdminRoom != "" {
 		bad("plugins.admin_room: is set but plugins.dir is empty; set the plugins folder or remove admin_room")
 	}
+	c.validateSecops(bad)
 	return errors.Join(errs...)
 }
 

@@ -13,13 +13,13 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/seipbot/seipbot/access"
 	"github.com/seipbot/seipbot/audit"
 	"github.com/seipbot/seipbot/bot"
 	"github.com/seipbot/seipbot/config"
+	"github.com/seipbot/seipbot/jobs"
 	"github.com/seipbot/seipbot/plugins/canned"
 	"github.com/seipbot/seipbot/plugins/help"
 	"github.com/seipbot/seipbot/plugins/info"
@@ -177,6 +177,7 @@ type app struct {
 	policyNote string
 	// scripts is the plugins folder, nil when none is configured.
 	scripts *script.Folder
+	jobs    *jobs.Manager
 }
 
 // wiring is what wire needs besides the configuration and the store.
@@ -228,6 +229,10 @@ func wire(cfg *config.Config, st store.Store, storeDesc string, log *slog.Logger
 	if err != nil {
 		return nil, err
 	}
+	jm, secops, err := secopsPlugins(cfg, st, outbox, sched, log)
+	if err != nil {
+		return nil, err
+	}
 	plugins := []bot.Plugin{
 		&help.Plugin{Catalog: b.Router(), Filter: auth.Visible},
 		&info.Plugin{Version: version, Bot: b, Store: storeDesc, Roles: auth.Roles},
@@ -248,10 +253,10 @@ func wire(cfg *config.Config, st store.Store, storeDesc string, log *slog.Logger
 			return nil, err
 		}
 	}
-	if err := b.Use(plugins...); err != nil {
+	if err := b.Use(append(plugins, secops...)...); err != nil {
 		return nil, err
 	}
-	return &app{cfg: cfg, log: log, st: st, bot: b, sched: sched, auth: auth, audit: auditLog, policyNote: note, scripts: scripts}, nil
+	return &app{cfg: cfg, log: log, st: st, bot: b, sched: sched, auth: auth, audit: auditLog, policyNote: note, scripts: scripts, jobs: jm}, nil
 }
 
 // scriptFolder opens the folder of script and HTTP plugins. Manifests a
@@ -302,31 +307,33 @@ func cannedPlugin(cfg *config.Config) (*canned.Plugin, error) {
 	return canned.New(cmds, hears)
 }
 
-// run runs the scheduler and the plugins folder's reloads beside the bot
-// until the bot stops, with the audit log open.
+// run runs the scheduler, the job manager and the plugins folder's reloads
+// beside the bot until the bot stops, with the audit log open.
 func (a *app) run(ctx context.Context) error {
 	if err := a.audit.Open(ctx); err != nil {
 		return err
 	}
 	defer a.audit.Close()
 	a.audit.Add(audit.Record{Kind: "policy", Detail: a.policyNote})
-	schedCtx, stopSched := context.WithCancel(ctx)
-	schedDone := make(chan error, 1)
-	go func() { schedDone <- a.sched.Run(schedCtx) }()
-	var reloads sync.WaitGroup
+	sideCtx, stopSide := context.WithCancel(ctx)
+	beside := []func(context.Context) error{a.sched.Run, a.jobs.Run}
 	if a.scripts != nil {
-		// Run only ends with its context and reports problems itself.
-		reloads.Go(func() { _ = a.scripts.Run(schedCtx) })
+		beside = append(beside, a.scripts.Run)
+	}
+	done := make(chan error, len(beside))
+	for _, run := range beside {
+		go func() { done <- run(sideCtx) }()
 	}
 	err := a.bot.Run(ctx)
-	stopSched()
-	reloads.Wait()
-	schedErr := <-schedDone
-	if errors.Is(schedErr, context.Canceled) {
-		// Stopped while loading, because the bot was done first.
-		schedErr = nil
+	stopSide()
+	for range beside {
+		// Canceled means stopped while loading, because the bot was done
+		// first.
+		if e := <-done; e != nil && !errors.Is(e, context.Canceled) {
+			err = errors.Join(err, e)
+		}
 	}
-	return errors.Join(err, schedErr)
+	return err
 }
 
 // defaultUser is the OS user's name, the shell's identity by default.
