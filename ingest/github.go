@@ -353,7 +353,7 @@ func commitLines(n, max int, commit func(i int) (id, msg, url, author string)) s
 		fmt.Fprintf(&b, "- [`%s`](%s) %s (%s)", short(id), url, first, author)
 	}
 	if n > max {
-		fmt.Fprintf(&b, "\n…and %s more", plural(n-max, "commit"))
+		fmt.Fprintf(&b, "\n…and %d more", n-max)
 	}
 	return b.String()
 }
