@@ -52,6 +52,10 @@ type Config struct {
 	Log            Log       `yaml:"log"`
 	Store          Store     `yaml:"store"`
 	Adapters       Adapters  `yaml:"adapters"`
+	// HTTP is the webhook server; it runs when http.listen is set.
+	HTTP    HTTP    `yaml:"http"`
+	Sources Sources `yaml:"sources"`
+	Alerts  Alerts  `yaml:"alerts"`
 	// Commands are canned replies, set only in the file.
 	Commands []Command `yaml:"commands"`
 	// Hears are replies to patterns heard in any message, set only in the
@@ -130,6 +134,11 @@ func Defaults() *Config {
 		RateLimit:      RateLimit{PerMinute: 30, Burst: 10},
 		Log:            Log{Level: "info", Format: "auto"},
 		Store:          Store{Kind: "bolt"},
+		HTTP:           HTTP{ReadTimeout: Duration(10 * time.Second), WriteTimeout: Duration(10 * time.Second), MaxBodyBytes: 1 << 20},
+		Alerts: Alerts{
+			DedupWindow: Duration(time.Hour), GroupWindow: Duration(time.Minute), GroupMax: 3,
+			Retention: Duration(7 * 24 * time.Hour),
+		},
 	}
 }
 

@@ -64,6 +64,8 @@ func (c *Config) Validate() error {
 		bad("store.kind: %q is not a store kind; use bolt or memory", c.Store.Kind)
 	}
 
+	c.validateIngest(bad)
+
 	firstUse := make(map[string]int)
 	for i, cmd := range c.Commands {
 		path := fmt.Sprintf("commands[%d]", i)
