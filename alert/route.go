@@ -1,7 +1,6 @@
 package alert
 
 import (
-	"errors"
 	"fmt"
 	"path"
 	"regexp"
@@ -19,6 +18,12 @@ type Matcher struct {
 	Value string
 	re    *regexp.Regexp
 }
+
+// MatcherError is a mistake in matchers, in words for the person who
+// typed them.
+type MatcherError struct{ Msg string }
+
+func (e *MatcherError) Error() string { return e.Msg }
 
 // Matchers all have to match.
 type Matchers []Matcher
@@ -41,19 +46,19 @@ func ParseMatchers(s string) (Matchers, error) {
 			}
 		}
 		if !ok || m.Key == "" {
-			return nil, fmt.Errorf("%q is not a matcher; write key=value, key!=value or key=~regexp", part)
+			return nil, &MatcherError{fmt.Sprintf("%q is not a matcher; write key=value, key!=value or key=~regexp", part)}
 		}
 		if m.Op == "=~" {
 			re, err := regexp.Compile("^(?:" + m.Value + ")$")
 			if err != nil {
-				return nil, fmt.Errorf("%q: %w", part, err)
+				return nil, &MatcherError{fmt.Sprintf("%q: %v", part, err)}
 			}
 			m.re = re
 		}
 		ms = append(ms, m)
 	}
 	if len(ms) == 0 {
-		return nil, errors.New("no matcher given; write key=value, such as alertname=HighLatency")
+		return nil, &MatcherError{"no matcher given; write key=value, such as alertname=HighLatency"}
 	}
 	return ms, nil
 }

@@ -43,12 +43,13 @@ type command struct {
 // map, because usage (reached from the map's entries) reads it.
 func commands() map[string]command {
 	return map[string]command{
-		"shell":     {"chat with the bot in this terminal, or pipe lines through it", (*cli).shell},
-		"run":       {"run the bot on the adapters in the configuration", (*cli).runBot},
-		"config":    {"check or print the configuration (config check | config print)", (*cli).config},
-		"keygen":    {"print a new secret key", (*cli).keygen},
-		"reencrypt": {"re-encrypt stored data under the current key after a rotation", (*cli).reencrypt},
-		"version":   {"print the version", (*cli).version},
+		"shell":       {"chat with the bot in this terminal, or pipe lines through it", (*cli).shell},
+		"run":         {"run the bot on the adapters in the configuration", (*cli).runBot},
+		"config":      {"check or print the configuration (config check | config print)", (*cli).config},
+		"keygen":      {"print a new secret key", (*cli).keygen},
+		"reencrypt":   {"re-encrypt stored data under the current key after a rotation", (*cli).reencrypt},
+		"version":     {"print the version", (*cli).version},
+		"healthcheck": {"probe the webhook server's /healthz: exit 0 if healthy, 1 if not", (*cli).healthcheck},
 	}
 }
 

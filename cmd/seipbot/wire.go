@@ -14,8 +14,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/seipbot/seipbot/alert"
 	"github.com/seipbot/seipbot/bot"
 	"github.com/seipbot/seipbot/config"
+	"github.com/seipbot/seipbot/ingest"
+	alertsplugin "github.com/seipbot/seipbot/plugins/alerts"
 	"github.com/seipbot/seipbot/plugins/canned"
 	"github.com/seipbot/seipbot/plugins/help"
 	"github.com/seipbot/seipbot/plugins/info"
@@ -160,6 +163,10 @@ type app struct {
 	st    store.Store
 	bot   *bot.Bot
 	sched *schedule.Scheduler
+	// alerts is fed by web, the webhook server, which is nil unless
+	// http.listen is set.
+	alerts *alert.Manager
+	web    *ingest.Server
 }
 
 // wire builds the bot and its plugins on st. It does no I/O.
@@ -181,6 +188,10 @@ func wire(cfg *config.Config, st store.Store, storeDesc string, log *slog.Logger
 	if err != nil {
 		return nil, err
 	}
+	alerts, web, err := wireAlerts(cfg, st, outbox, sched, log)
+	if err != nil {
+		return nil, err
+	}
 	canned, err := cannedPlugin(cfg)
 	if err != nil {
 		return nil, err
@@ -191,12 +202,13 @@ func wire(cfg *config.Config, st store.Store, storeDesc string, log *slog.Logger
 		remind.New(sched, outbox, st, cfg.Location(), nil),
 		&smalltalk.Plugin{},
 		&worldtime.Plugin{},
+		alertsplugin.New(alerts, nil),
 		canned,
 	}
 	if err := b.Use(plugins...); err != nil {
 		return nil, err
 	}
-	return &app{cfg: cfg, log: log, st: st, bot: b, sched: sched}, nil
+	return &app{cfg: cfg, log: log, st: st, bot: b, sched: sched, alerts: alerts, web: web}, nil
 }
 
 // cannedPlugin makes the plugin for the configuration's commands: and
@@ -213,19 +225,25 @@ func cannedPlugin(cfg *config.Config) (*canned.Plugin, error) {
 	return canned.New(cmds, hears)
 }
 
-// run runs the scheduler beside the bot until the bot stops.
+// run runs the scheduler and the webhook server beside the bot until the
+// bot stops.
 func (a *app) run(ctx context.Context) error {
+	stopWeb, err := a.startWebhooks(ctx)
+	if err != nil {
+		return err
+	}
 	schedCtx, stopSched := context.WithCancel(ctx)
 	schedDone := make(chan error, 1)
 	go func() { schedDone <- a.sched.Run(schedCtx) }()
-	err := a.bot.Run(ctx)
+	err = a.bot.Run(ctx)
+	webErr := stopWeb()
 	stopSched()
 	schedErr := <-schedDone
 	if errors.Is(schedErr, context.Canceled) {
 		// Stopped while loading, because the bot was done first.
 		schedErr = nil
 	}
-	return errors.Join(err, schedErr)
+	return errors.Join(err, webErr, schedErr)
 }
 
 // defaultUser is the OS user's name, the shell's identity by default.
