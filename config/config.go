@@ -53,6 +53,10 @@ type Config struct {
 	Log            Log       `yaml:"log"`
 	Store          Store     `yaml:"store"`
 	Adapters       Adapters  `yaml:"adapters"`
+	// HTTP is the webhook server; it runs when http.listen is set.
+	HTTP    HTTP    `yaml:"http"`
+	Sources Sources `yaml:"sources"`
+	Alerts  Alerts  `yaml:"alerts"`
 	// Commands are canned replies, set only in the file.
 	Commands []Command `yaml:"commands"`
 	// Hears are replies to patterns heard in any message, set only in the
@@ -265,6 +269,11 @@ func Defaults() *Config {
 		Log:            Log{Level: "info", Format: "auto"},
 		Store:          Store{Kind: "bolt"},
 		Plugins:        Plugins{Poll: Duration(5 * time.Second)},
+		HTTP:           HTTP{ReadTimeout: Duration(10 * time.Second), WriteTimeout: Duration(10 * time.Second), MaxBodyBytes: 1 << 20},
+		Alerts: Alerts{
+			DedupWindow: Duration(time.Hour), GroupWindow: Duration(time.Minute), GroupMax: 3,
+			Retention: Duration(7 * 24 * time.Hour),
+		},
 	}
 	secopsDefaults(c)
 	return c

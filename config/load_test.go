@@ -55,6 +55,8 @@ func TestLoadFiles(t *testing.T) {
 		{"access", false},
 		{"access_errors", true},
 		{"access_shape", true},
+		{"ingest", false},
+		{"ingest_errors", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.fixture, func(t *testing.T) {

@@ -69,6 +69,7 @@ func (c *Config) Validate() error {
 	if c.Adapters.IRC != nil {
 		errs = append(errs, c.Adapters.IRC.validate()...)
 	}
+	c.validateIngest(bad)
 
 	firstUse := make(map[string]int)
 	for i, cmd := range c.Commands {

@@ -89,6 +89,9 @@ func TestEveryBuiltinCommand(t *testing.T) {
 		"cert":            {"scan.web", false},
 		"watch cert":      {"scan.web", false},
 		"dns":             {"lookup.dns", false},
+		"alerts":          {"alerts.list", true},
+		"ack":             {"alerts.ack", true},
+		"silence":         {"alerts.silence", true},
 	}
 	withPolicy := wireTest(t, policyYAML)
 	noPolicy := wireTest(t, strings.SplitN(policyYAML, "access:", 2)[0])

@@ -43,14 +43,15 @@ type command struct {
 // map, because usage (reached from the map's entries) reads it.
 func commands() map[string]command {
 	return map[string]command{
-		"shell":     {"chat with the bot in this terminal, or pipe lines through it", (*cli).shell},
-		"run":       {"run the bot on the adapters in the configuration", (*cli).runBot},
-		"config":    {"check or print the configuration (config check | config print)", (*cli).config},
-		"keygen":    {"print a new secret key", (*cli).keygen},
-		"reencrypt": {"re-encrypt stored data under the current key after a rotation", (*cli).reencrypt},
-		"version":   {"print the version", (*cli).version},
-		"access":    {"explain whether an identity may run a command line (access check)", (*cli).accessCmd},
-		"audit":     {"verify the audit log or export it as JSON lines (audit verify | audit export)", (*cli).auditCmd},
+		"shell":       {"chat with the bot in this terminal, or pipe lines through it", (*cli).shell},
+		"run":         {"run the bot on the adapters in the configuration", (*cli).runBot},
+		"config":      {"check or print the configuration (config check | config print)", (*cli).config},
+		"keygen":      {"print a new secret key", (*cli).keygen},
+		"reencrypt":   {"re-encrypt stored data under the current key after a rotation", (*cli).reencrypt},
+		"version":     {"print the version", (*cli).version},
+		"access":      {"explain whether an identity may run a command line (access check)", (*cli).accessCmd},
+		"audit":       {"verify the audit log or export it as JSON lines (audit verify | audit export)", (*cli).auditCmd},
+		"healthcheck": {"probe the webhook server's /healthz: exit 0 if healthy, 1 if not", (*cli).healthcheck},
 	}
 }
 

@@ -16,10 +16,13 @@ import (
 	"time"
 
 	"github.com/seipbot/seipbot/access"
+	"github.com/seipbot/seipbot/alert"
 	"github.com/seipbot/seipbot/audit"
 	"github.com/seipbot/seipbot/bot"
 	"github.com/seipbot/seipbot/config"
+	"github.com/seipbot/seipbot/ingest"
 	"github.com/seipbot/seipbot/jobs"
+	alertsplugin "github.com/seipbot/seipbot/plugins/alerts"
 	"github.com/seipbot/seipbot/plugins/canned"
 	"github.com/seipbot/seipbot/plugins/help"
 	"github.com/seipbot/seipbot/plugins/info"
@@ -178,6 +181,10 @@ type app struct {
 	// scripts is the plugins folder, nil when none is configured.
 	scripts *script.Folder
 	jobs    *jobs.Manager
+	// alerts is fed by web, the webhook server, which is nil unless
+	// http.listen is set.
+	alerts *alert.Manager
+	web    *ingest.Server
 }
 
 // wiring is what wire needs besides the configuration and the store.
@@ -225,6 +232,10 @@ func wire(cfg *config.Config, st store.Store, storeDesc string, log *slog.Logger
 		return nil, err
 	}
 	approvals.Inbox = b
+	alerts, web, err := wireAlerts(cfg, st, outbox, sched, log)
+	if err != nil {
+		return nil, err
+	}
 	canned, err := cannedPlugin(cfg)
 	if err != nil {
 		return nil, err
@@ -239,6 +250,7 @@ func wire(cfg *config.Config, st store.Store, storeDesc string, log *slog.Logger
 		remind.New(sched, outbox, st, cfg.Location(), nil),
 		&smalltalk.Plugin{},
 		&worldtime.Plugin{},
+		alertsplugin.New(alerts, nil),
 		canned,
 		&audit.Plugin{Log: auditLog, Store: st},
 		approvals,
@@ -256,7 +268,7 @@ func wire(cfg *config.Config, st store.Store, storeDesc string, log *slog.Logger
 	if err := b.Use(append(plugins, secops...)...); err != nil {
 		return nil, err
 	}
-	return &app{cfg: cfg, log: log, st: st, bot: b, sched: sched, auth: auth, audit: auditLog, policyNote: note, scripts: scripts, jobs: jm}, nil
+	return &app{cfg: cfg, log: log, st: st, bot: b, sched: sched, auth: auth, audit: auditLog, policyNote: note, scripts: scripts, jobs: jm, alerts: alerts, web: web}, nil
 }
 
 // scriptFolder opens the folder of script and HTTP plugins. Manifests a
@@ -307,14 +319,19 @@ func cannedPlugin(cfg *config.Config) (*canned.Plugin, error) {
 	return canned.New(cmds, hears)
 }
 
-// run runs the scheduler, the job manager and the plugins folder's reloads
-// beside the bot until the bot stops, with the audit log open.
+// run runs the scheduler, the job manager, the plugins folder's reloads and
+// the webhook server beside the bot until the bot stops, with the audit log
+// open.
 func (a *app) run(ctx context.Context) error {
 	if err := a.audit.Open(ctx); err != nil {
 		return err
 	}
 	defer a.audit.Close()
 	a.audit.Add(audit.Record{Kind: "policy", Detail: a.policyNote})
+	stopWeb, err := a.startWebhooks(ctx)
+	if err != nil {
+		return err
+	}
 	sideCtx, stopSide := context.WithCancel(ctx)
 	beside := []func(context.Context) error{a.sched.Run, a.jobs.Run}
 	if a.scripts != nil {
@@ -324,7 +341,8 @@ func (a *app) run(ctx context.Context) error {
 	for _, run := range beside {
 		go func() { done <- run(sideCtx) }()
 	}
-	err := a.bot.Run(ctx)
+	err = a.bot.Run(ctx)
+	err = errors.Join(err, stopWeb())
 	stopSide()
 	for range beside {
 		// Canceled means stopped while loading, because the bot was done
