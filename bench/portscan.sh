@@ -7,5 +7,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=/dev/null
-. scripts/nmap.sh
+. scripts/pkg.sh
+ensure_pkg nmap nmap
 go test -run '^$' -bench LoopbackFullRange -benchtime "${1:-3}x" -v ./scan/nmap

@@ -44,13 +44,13 @@ func TestArgs(t *testing.T) {
 	}
 }
 
-// needNmap skips without nmap, except under CI, where scripts/nmap.sh has
+// needNmap skips without nmap, except under CI, where scripts/services.sh has
 // installed it and its absence is a failure.
 func needNmap(t testing.TB) string {
 	bin, err := Lookup("")
 	if err != nil {
 		if os.Getenv("CI") == "true" {
-			t.Fatalf("nmap is required under CI (scripts/nmap.sh installs it): %v", err)
+			t.Fatalf("nmap is required under CI (scripts/services.sh installs it): %v", err)
 		}
 		t.Skip(err)
 	}
