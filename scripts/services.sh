@@ -16,3 +16,10 @@ export SEIPBOT_TEST_NGIRCD
 
 # nmap: the scan/nmap tests run it against 127.0.0.1.
 ensure_pkg nmap nmap
+
+# helm (built from the module proxy once per machine, cached outside the
+# clone) and Debian's docker-compose: the deploy tests lint and render the
+# chart and validate the compose file with them.
+SEIPBOT_TEST_HELM=$(scripts/helm.sh)
+SEIPBOT_TEST_COMPOSE=$(scripts/compose.sh)
+export SEIPBOT_TEST_HELM SEIPBOT_TEST_COMPOSE

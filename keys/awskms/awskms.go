@@ -1,0 +1,205 @@
+// Package awskms keeps seipbot's keyring in a file encrypted under an AWS
+// KMS key, so that the keys that seal the store are never in the
+// configuration, the environment or a secret store in the clear: reading
+// them takes both the file and the right to use the KMS key, which IAM
+// grants to the bot's role alone and CloudTrail records.
+//
+// The file is an envelope. Save asks KMS for a fresh 256-bit data key
+// (GenerateDataKey), seals the keyring text with it using AES-256-GCM, and
+// stores the sealed keyring beside the data key as KMS encrypted it. Load
+// asks KMS to decrypt the data key (Decrypt) and opens the keyring. Both
+// calls carry the encryption context purpose=seipbot-keyring, which KMS
+// binds into the ciphertext and IAM policies can require, so the bot's
+// role can be limited to this one use of the key.
+package awskms
+
+import (
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/kms/types"
+
+	"github.com/seipbot/seipbot/store/sealed"
+)
+
+// format names the file's layout; it is also the associated data of the
+// sealed keyring, so a file of another layout cannot be mistaken for it.
+const format = "seipbot-kms-keyring/1"
+
+// encryptionContext is sent with every KMS call; see the package comment.
+var encryptionContext = map[string]string{"purpose": "seipbot-keyring"}
+
+// ErrFormat is wrapped by the error for a file that is not a keyring file
+// this package wrote, or whose sealed keyring fails to open.
+var ErrFormat = errors.New("awskms: not a valid keyring file")
+
+// KMS is the part of the KMS client the provider uses; *kms.Client has it.
+type KMS interface {
+	GenerateDataKey(ctx context.Context, in *kms.GenerateDataKeyInput, opts ...func(*kms.Options)) (*kms.GenerateDataKeyOutput, error)
+	Decrypt(ctx context.Context, in *kms.DecryptInput, opts ...func(*kms.Options)) (*kms.DecryptOutput, error)
+}
+
+var _ KMS = (*kms.Client)(nil)
+
+// Provider loads and saves the keyring file Path under the KMS key KeyID
+// (a key id, key ARN, alias name or alias ARN).
+type Provider struct {
+	Client KMS
+	KeyID  string
+	Path   string
+}
+
+// file is the keyring file's JSON form. Binary fields are base64, as
+// encoding/json writes []byte.
+type file struct {
+	Format string `json:"format"`
+	// KeyID is the ARN of the KMS key, as KMS reported it, for people
+	// reading the file; Decrypt is given the configured KeyID instead.
+	KeyID string `json:"kms_key_id"`
+	// DataKey is the data key as KMS encrypted it.
+	DataKey []byte `json:"data_key"`
+	// Keyring is the keyring text sealed with the data key: AES-256-GCM,
+	// random nonce first.
+	Keyring []byte `json:"keyring"`
+}
+
+// NewClient makes a KMS client with the AWS SDK's default credentials
+// chain (environment, shared files, the ECS task role, EC2 instance
+// profile). An empty region uses the SDK's (AWS_REGION); endpoint, when
+// set, replaces KMS's (a VPC endpoint, or a test server).
+func NewClient(ctx context.Context, region, endpoint string) (*kms.Client, error) {
+	var opts []func(*config.LoadOptions) error
+	if region != "" {
+		opts = append(opts, config.WithRegion(region))
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("awskms: load AWS configuration: %w", err)
+	}
+	return kms.NewFromConfig(cfg, func(o *kms.Options) {
+		if endpoint != "" {
+			o.BaseEndpoint = aws.String(endpoint)
+		}
+	}), nil
+}
+
+// Load reads the keyring file, has KMS decrypt its data key and returns
+// the keyring.
+func (p *Provider) Load(ctx context.Context) (*sealed.Keyring, error) {
+	data, err := os.ReadFile(p.Path)
+	if err != nil {
+		return nil, fmt.Errorf("awskms: %w", err)
+	}
+	var f file
+	if err := json.Unmarshal(data, &f); err != nil || f.Format != format {
+		return nil, fmt.Errorf("%w: %s", ErrFormat, p.Path)
+	}
+	out, err := p.Client.Decrypt(ctx, &kms.DecryptInput{
+		CiphertextBlob:    f.DataKey,
+		KeyId:             aws.String(p.KeyID),
+		EncryptionContext: encryptionContext,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("awskms: decrypt the data key of %s with %s: %w", p.Path, p.KeyID, err)
+	}
+	defer clear(out.Plaintext)
+	aead, err := newAEAD(out.Plaintext)
+	if err != nil {
+		return nil, err
+	}
+	text, err := aead.Open(nil, nil, f.Keyring, []byte(format))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: the keyring does not open with its data key", ErrFormat, p.Path)
+	}
+	defer clear(text)
+	kr, err := sealed.ParseKeyring(string(text))
+	if err != nil {
+		return nil, fmt.Errorf("awskms: %s: %w", p.Path, err)
+	}
+	return kr, nil
+}
+
+// Save checks keyring (the text form ParseKeyring takes, "NEW,OLD" while
+// rotating), seals it under a fresh data key and replaces the file
+// atomically, so that a crash leaves the old file or the new one.
+func (p *Provider) Save(ctx context.Context, keyring string) error {
+	if _, err := sealed.ParseKeyring(keyring); err != nil {
+		return fmt.Errorf("awskms: %w", err)
+	}
+	out, err := p.Client.GenerateDataKey(ctx, &kms.GenerateDataKeyInput{
+		KeyId:             aws.String(p.KeyID),
+		KeySpec:           types.DataKeySpecAes256,
+		EncryptionContext: encryptionContext,
+	})
+	if err != nil {
+		return fmt.Errorf("awskms: generate a data key with %s: %w", p.KeyID, err)
+	}
+	defer clear(out.Plaintext)
+	aead, err := newAEAD(out.Plaintext)
+	if err != nil {
+		return err
+	}
+	data, err := json.MarshalIndent(file{
+		Format:  format,
+		KeyID:   aws.ToString(out.KeyId),
+		DataKey: out.CiphertextBlob,
+		Keyring: aead.Seal(nil, nil, []byte(keyring), []byte(format)),
+	}, "", "  ")
+	if err != nil {
+		return fmt.Errorf("awskms: %w", err)
+	}
+	return writeAtomic(p.Path, append(data, '\n'))
+}
+
+// newAEAD returns AES-256-GCM with a random nonce prepended to each
+// ciphertext, for a data key from KMS.
+func newAEAD(dataKey []byte) (cipher.AEAD, error) {
+	if len(dataKey) != 32 {
+		return nil, fmt.Errorf("awskms: KMS returned a %d-byte data key; want 32", len(dataKey))
+	}
+	block, err := aes.NewCipher(dataKey)
+	if err != nil {
+		return nil, fmt.Errorf("awskms: %w", err)
+	}
+	aead, err := cipher.NewGCMWithRandomNonce(block)
+	if err != nil {
+		return nil, fmt.Errorf("awskms: %w", err)
+	}
+	return aead, nil
+}
+
+// writeAtomic writes data to a temporary file beside path, syncs it and
+// renames it over path, readable by the owner only.
+func writeAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".keyring-*")
+	if err != nil {
+		return fmt.Errorf("awskms: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	_, err = tmp.Write(data)
+	if err == nil {
+		err = tmp.Chmod(0o600)
+	}
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		return fmt.Errorf("awskms: write %s: %w", path, err)
+	}
+	return nil
+}
