@@ -55,6 +55,9 @@ func TestLoadFiles(t *testing.T) {
 		{"access", false},
 		{"access_errors", true},
 		{"access_shape", true},
+		{"slack", false},
+		{"slack_errors", true},
+		{"slack_socket_errors", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.fixture, func(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 
 	"github.com/seipbot/seipbot/adapter/shell"
+	"github.com/seipbot/seipbot/adapter/slack"
 	"github.com/seipbot/seipbot/bot"
 	"github.com/seipbot/seipbot/config"
 	"github.com/seipbot/seipbot/store/memory"
@@ -50,7 +51,7 @@ func (c *cli) runBot(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if cfg.Adapters.Shell == nil {
+	if cfg.Adapters.Shell == nil && cfg.Adapters.Slack == nil {
 		return bot.ErrNoAdapter
 	}
 	a, err := c.open(cfg, false, "")
@@ -58,11 +59,22 @@ func (c *cli) runBot(ctx context.Context, args []string) error {
 		return err
 	}
 	defer closeQuietly(a.st, a.log)
-	sh := cfg.Adapters.Shell
-	if sh.User == "" {
-		sh.User = defaultUser()
+	if sh := cfg.Adapters.Shell; sh != nil {
+		if sh.User == "" {
+			sh.User = defaultUser()
+		}
+		a.bot.AddAdapter(shell.New(shell.Options{In: c.stdin, Out: c.stdout, User: sh.User, Room: sh.Room}))
 	}
-	a.bot.AddAdapter(shell.New(shell.Options{In: c.stdin, Out: c.stdout, User: sh.User, Room: sh.Room}))
+	if sc := cfg.Adapters.Slack; sc != nil {
+		sa, err := slack.New(slack.Options{
+			Mode: sc.Mode, BotToken: sc.BotToken.Reveal(), AppToken: sc.AppToken.Reveal(),
+			SigningSecret: sc.SigningSecret.Reveal(), Listen: sc.Listen, Logger: a.log,
+		})
+		if err != nil {
+			return err
+		}
+		a.bot.AddAdapter(sa)
+	}
 	a.log.Info("seipbot running", "version", version, "adapters", a.bot.Adapters())
 	return a.run(ctx)
 }
