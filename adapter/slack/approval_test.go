@@ -65,11 +65,8 @@ func TestApprovalButtonRunsAsTheClicker(t *testing.T) {
 	if err := b.Use(scans, approvals); err != nil {
 		t.Fatal(err)
 	}
-	b.AddAdapter(newAdapter(t, f, nil))
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- b.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	runOn(t, f, b)
+	ctx := context.Background()
 
 	f.say(analyst, room, "seipbot: scan ports 10.0.0.1")
 	request := f.nextPost(t)

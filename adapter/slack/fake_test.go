@@ -46,18 +46,17 @@ type fakeSlack struct {
 	scopes string
 	posted chan post // the bot's posts, in order
 
-	mu          sync.Mutex
-	down        bool
-	conns       map[*fakeConn]bool
-	pending     []envelope // sent or waiting to be, until acknowledged
-	acked       map[string]bool
-	seq         int
-	opened      int         // apps.connections.open calls answered
-	limited     int         // chat.postMessage calls still to answer 429
-	attempts    []time.Time // chat.postMessage calls
-	uploads     map[string][]byte
-	openedDMs   []string
-	connectedCh chan struct{}
+	mu        sync.Mutex
+	down      bool
+	conns     map[*fakeConn]bool
+	pending   []envelope // sent or waiting to be, until acknowledged
+	acked     map[string]bool
+	seq       int
+	opened    int         // apps.connections.open calls answered
+	limited   int         // chat.postMessage calls still to answer 429
+	attempts  []time.Time // chat.postMessage calls
+	uploads   map[string][]byte
+	openedDMs []string
 }
 
 // post is one message the bot posted, as Slack stored it.
@@ -89,13 +88,12 @@ func (c *fakeConn) write(b []byte) {
 
 func newFakeSlack(t *testing.T) *fakeSlack {
 	f := &fakeSlack{
-		t:           t,
-		scopes:      "app_mentions:read,channels:history,groups:history,im:history,chat:write,im:write,files:write",
-		posted:      make(chan post, 4096),
-		conns:       map[*fakeConn]bool{},
-		acked:       map[string]bool{},
-		uploads:     map[string][]byte{},
-		connectedCh: make(chan struct{}, 64),
+		t:       t,
+		scopes:  "app_mentions:read,channels:history,groups:history,im:history,chat:write,im:write,files:write",
+		posted:  make(chan post, 4096),
+		conns:   map[*fakeConn]bool{},
+		acked:   map[string]bool{},
+		uploads: map[string][]byte{},
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /api/auth.test", f.authTest)
@@ -209,10 +207,6 @@ func (f *fakeSlack) websocket(w http.ResponseWriter, r *http.Request) {
 		conn.write(e.body)
 	}
 	f.mu.Unlock()
-	select {
-	case f.connectedCh <- struct{}{}:
-	default:
-	}
 	stop := make(chan struct{})
 	go func() {
 		tick := time.NewTicker(100 * time.Millisecond)
