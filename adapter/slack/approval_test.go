@@ -92,7 +92,7 @@ func TestApprovalButtonRunsAsTheClicker(t *testing.T) {
 	if refused := f.nextPost(t); !strings.Contains(strings.Join(refused.Sections, ""), "Only people holding the role admin may approve") {
 		t.Errorf("a click by someone who may not approve was answered %q", refused.Sections)
 	}
-	if !f.wasAcked(env) {
+	if !f.awaitAck(env) {
 		t.Error("the click's envelope was not acknowledged")
 	}
 	if n := scans.runs.Load(); n != 0 {

@@ -279,11 +279,18 @@ func (f *fakeSlack) writeRaw(b []byte) {
 	}
 }
 
-// wasAcked reports whether the bot acknowledged envelope id.
-func (f *fakeSlack) wasAcked(id string) bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.acked[id]
+// awaitAck reports whether the bot acknowledged envelope id, waiting a
+// while for the acknowledgement, which may come after the bot's answer.
+func (f *fakeSlack) awaitAck(id string) bool {
+	for deadline := time.Now().Add(adaptertest.Timeout); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		f.mu.Lock()
+		acked := f.acked[id]
+		f.mu.Unlock()
+		if acked {
+			return true
+		}
+	}
+	return false
 }
 
 // nextTS returns a fresh message timestamp.
