@@ -3,6 +3,7 @@ package bot
 import (
 	"context"
 	"errors"
+	"time"
 )
 
 // Adapter connects the bot to one chat platform. It must receive and send;
@@ -47,4 +48,34 @@ func Permanent(err error) error {
 func IsPermanent(err error) bool {
 	var p permanentError
 	return errors.As(err, &p)
+}
+
+// retryAfterError carries the wait a platform asked for before the next
+// attempt.
+type retryAfterError struct {
+	err   error
+	after time.Duration
+}
+
+func (e retryAfterError) Error() string { return e.err.Error() }
+func (e retryAfterError) Unwrap() error { return e.err }
+
+// RetryAfter marks err as a failure the platform asked to be retried no
+// sooner than after d (an HTTP 429 with Retry-After), so the outbox waits at
+// least d before the next attempt instead of its own, possibly shorter,
+// backoff.
+func RetryAfter(err error, d time.Duration) error {
+	if err == nil {
+		return nil
+	}
+	return retryAfterError{err: err, after: d}
+}
+
+// retryDelay returns the wait err asks for, or 0.
+func retryDelay(err error) time.Duration {
+	var r retryAfterError
+	if errors.As(err, &r) {
+		return r.after
+	}
+	return 0
 }

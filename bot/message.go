@@ -55,6 +55,19 @@ type Response struct {
 	Direct  bool
 	Thread  string
 	Text    string
+	// Buttons, where the platform has them, are offered under Text.
+	// Clicking one makes the clicker say its Value to the bot, so the click
+	// runs as the clicker's own command, through the same permission checks
+	// and audit as a typed one. Platforms without buttons show only Text,
+	// which must therefore say what to type.
+	Buttons []Button `json:",omitempty"`
+}
+
+// Button is one choice offered with a Response: Label is shown, Value is
+// the command line a click says, such as "approve 7k3q".
+type Button struct {
+	Label string
+	Value string
 }
 
 // Sender delivers a Response. The Outbox is the Sender every part of the

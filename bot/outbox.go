@@ -253,8 +253,9 @@ func (o *Outbox) attempt(ctx context.Context, a Adapter, it *outItem) bool {
 			}
 			return true
 		}
-		o.log.Warn("outbox: delivery failed, will retry", "adapter", it.Response.Adapter, "attempt", tries, "retry_in", delay, "err", err)
-		t := time.NewTimer(delay)
+		wait := max(delay, retryDelay(err))
+		o.log.Warn("outbox: delivery failed, will retry", "adapter", it.Response.Adapter, "attempt", tries, "retry_in", wait, "err", err)
+		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()

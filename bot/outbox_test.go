@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/seipbot/seipbot/bot"
@@ -158,4 +159,34 @@ func storedKeys(t *testing.T, st store.Store) []string {
 		t.Fatal(err)
 	}
 	return keys
+}
+
+// TestOutboxWaitsAsLongAsThePlatformAsks checks that a failure carrying a
+// Retry-After is retried no sooner than asked, though the backoff is far
+// shorter. The bubble's fake clock makes the wait exact without sleeping.
+func TestOutboxWaitsAsLongAsThePlatformAsks(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a := bottest.NewAdapter("test")
+		var attempts []time.Time
+		a.Fail = func(bot.Response) error {
+			attempts = append(attempts, time.Now())
+			if len(attempts) == 1 {
+				return bot.RetryAfter(errors.New("ratelimited"), 7*time.Second)
+			}
+			return nil
+		}
+		o := bot.NewOutbox(nil, nil, bot.Backoff{Min: time.Millisecond, Max: 2 * time.Millisecond})
+		o.AddAdapter(a)
+		o.Send(context.Background(), say("#a", "hello"))
+		runOutbox(t, o)
+		if len(attempts) != 2 {
+			t.Fatalf("%d attempts, want 2", len(attempts))
+		}
+		if waited := attempts[1].Sub(attempts[0]); waited < 7*time.Second {
+			t.Errorf("retried after %s; the platform asked for 7s", waited)
+		}
+		if got := fmt.Sprint(a.Texts()); got != "[hello]" {
+			t.Errorf("delivered %s", got)
+		}
+	})
 }

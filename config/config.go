@@ -172,6 +172,25 @@ type Store struct {
 type Adapters struct {
 	Shell *Shell `yaml:"shell,omitempty"`
 	IRC   *IRC   `yaml:"irc,omitempty"`
+	Slack *Slack `yaml:"slack,omitempty"`
+}
+
+// Slack connects the bot to a Slack workspace as a Slack app (the app's
+// manifest is adapter/slack/manifest.yaml).
+type Slack struct {
+	// Mode is socket (the default: Socket Mode, no public endpoint) or
+	// http (the Events API, served on Listen).
+	Mode string `yaml:"mode"`
+	// BotToken is the Bot User OAuth Token.
+	BotToken Secret `yaml:"bot_token"`
+	// AppToken is the app-level token with connections:write, for Socket
+	// Mode.
+	AppToken Secret `yaml:"app_token"`
+	// SigningSecret checks the requests Slack sends in http mode.
+	SigningSecret Secret `yaml:"signing_secret"`
+	// Listen is the address http mode serves /slack/events and
+	// /slack/interactivity on, such as ":3000".
+	Listen string `yaml:"listen"`
 }
 
 // Shell is the terminal adapter, for trying the bot locally.

@@ -105,6 +105,24 @@ func TestSecretFromFile(t *testing.T) {
 	}
 }
 
+// TestSlackFromEnvironment turns the Slack adapter on from its variables
+// alone, with the bot token from a mounted secret file, as a container
+// deployment would.
+func TestSlackFromEnvironment(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "bot_token")
+	if err := os.WriteFile(path, []byte("xoxb-1-2-abc\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Load("", []string{"HOME=/home/tester", "SEIPBOT_ADAPTERS_SLACK_BOT_TOKEN_FILE=" + path, "SEIPBOT_ADAPTERS_SLACK_APP_TOKEN=xapp-1-def"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := cfg.Adapters.Slack
+	if s == nil || s.BotToken.Reveal() != "xoxb-1-2-abc" || s.AppToken.Reveal() != "xapp-1-def" || s.Mode != "" {
+		t.Errorf("adapters.slack = %#v, want both tokens set and the default mode", s)
+	}
+}
+
 // TestEnvNames lists every variable Load reads in a golden file, which
 // documents them for deployments and catches two keys that would map to the
 // same variable (say a top-level log_level beside log.level).

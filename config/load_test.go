@@ -57,6 +57,9 @@ func TestLoadFiles(t *testing.T) {
 		{"access_shape", true},
 		{"ingest", false},
 		{"ingest_errors", true},
+		{"slack", false},
+		{"slack_errors", true},
+		{"slack_socket_errors", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.fixture, func(t *testing.T) {

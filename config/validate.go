@@ -99,6 +99,9 @@ func (c *Config) Validate() error {
 			bad("%s.reply: %w", path, err)
 		}
 	}
+	if c.Adapters.Slack != nil {
+		errs = append(errs, c.Adapters.Slack.validate()...)
+	}
 	if c.Access != nil {
 		errs = append(errs, c.Access.validate()...)
 	}
@@ -261,6 +264,38 @@ func (c *IRC) validate() []error {
 	}
 	if c.Pace.Burst < 0 || c.Pace.Every < 0 {
 		bad("pace: burst and every must not be negative; use 0 for the defaults")
+	}
+	return errs
+}
+
+// validate checks the Slack section. Token values are never quoted back:
+// only whether each is set and of the right kind.
+func (s *Slack) validate() []error {
+	var errs []error
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf(format, args...))
+	}
+	token := func(key string, v Secret, prefix, what string) {
+		switch {
+		case v == "":
+			bad("adapters.slack.%s: is empty; set SEIPBOT_ADAPTERS_SLACK_%s or SEIPBOT_ADAPTERS_SLACK_%[2]s_FILE to the app's %s", key, strings.ToUpper(key), what)
+		case !strings.HasPrefix(v.Reveal(), prefix):
+			bad("adapters.slack.%s: is not a Slack %s; copy it again from the app's settings", key, what)
+		}
+	}
+	token("bot_token", s.BotToken, "xoxb-", "bot user OAuth token")
+	switch s.Mode {
+	case "", "socket":
+		token("app_token", s.AppToken, "xapp-", "app-level token")
+	case "http":
+		if s.SigningSecret == "" {
+			bad("adapters.slack.signing_secret: is empty; http mode needs the app's signing secret to check Slack's requests")
+		}
+		if s.Listen == "" {
+			bad("adapters.slack.listen: is empty; set the address http mode serves on, such as :3000")
+		}
+	default:
+		bad("adapters.slack.mode: %q is not a mode; use socket or http", s.Mode)
 	}
 	return errs
 }

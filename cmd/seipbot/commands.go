@@ -8,6 +8,7 @@ import (
 
 	"github.com/seipbot/seipbot/adapter/irc"
 	"github.com/seipbot/seipbot/adapter/shell"
+	"github.com/seipbot/seipbot/adapter/slack"
 	"github.com/seipbot/seipbot/bot"
 	"github.com/seipbot/seipbot/config"
 	"github.com/seipbot/seipbot/store/memory"
@@ -94,6 +95,16 @@ func (c *cli) adapters(cfg *config.Config, log *slog.Logger) ([]bot.Adapter, err
 			Channels: ic.Channels, Keys: ic.Keys(),
 			PaceBurst: ic.Pace.Burst, PaceEvery: time.Duration(ic.Pace.Every),
 			Logger: log,
+		})
+		if err != nil {
+			return nil, err
+		}
+		list = append(list, a)
+	}
+	if sc := cfg.Adapters.Slack; sc != nil {
+		a, err := slack.New(slack.Options{
+			Mode: sc.Mode, BotToken: sc.BotToken.Reveal(), AppToken: sc.AppToken.Reveal(),
+			SigningSecret: sc.SigningSecret.Reveal(), Listen: sc.Listen, Logger: log,
 		})
 		if err != nil {
 			return nil, err
