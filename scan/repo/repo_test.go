@@ -4,10 +4,11 @@ import (
 	"context"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/seipbot/seipbot/scan/repo/repotest"
 )
 
 func TestCheckURL(t *testing.T) {
@@ -81,34 +82,8 @@ func TestCheckPath(t *testing.T) {
 	}
 }
 
-// gitRepo makes a repository with one commit of files in a temporary
-// folder and returns its path.
-func gitRepo(t *testing.T, files map[string]string) string {
-	t.Helper()
-	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("git is not installed")
-	}
-	dir := t.TempDir()
-	for name, content := range files {
-		p := filepath.Join(dir, name)
-		os.MkdirAll(filepath.Dir(p), 0o755)
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, args := range [][]string{{"init", "-q"}, {"add", "."}, {"-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "init"}} {
-		cmd := exec.Command("git", args...)
-		cmd.Dir = dir
-		cmd.Env = []string{"HOME=" + dir, "PATH=" + os.Getenv("PATH"), "GIT_CONFIG_NOSYSTEM=1"}
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("git %v: %v\n%s", args, err, out)
-		}
-	}
-	return dir
-}
-
 func TestClone(t *testing.T) {
-	src := gitRepo(t, map[string]string{"README.md": "hello\n"})
+	src := repotest.New(t, map[string]string{"README.md": "hello\n"})
 	dst := filepath.Join(t.TempDir(), "clone")
 	ctx := context.Background()
 	if err := Clone(ctx, "file://"+src, dst, CloneOptions{AllowFile: true}); err != nil {
