@@ -58,15 +58,17 @@ type Result struct {
 const bodyLimit = 1 << 20
 
 // Check checks t once. It never returns an error: a failure is a Result
-// that is not OK, with the reason in Detail.
+// that is not OK, with the reason in Detail. The result is stamped with
+// now(), the caller's clock, while its latency is measured on the real
+// one.
 func Check(ctx context.Context, t Target, o Options, now func() time.Time) Result {
 	if o.Timeout <= 0 {
 		o.Timeout = 10 * time.Second
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
-	start := now()
-	r := Result{At: start}
+	start := time.Now()
+	r := Result{At: now()}
 	var err error
 	if t.URL == nil {
 		err = checkTCP(ctx, t)
@@ -74,7 +76,7 @@ func Check(ctx context.Context, t Target, o Options, now func() time.Time) Resul
 	} else {
 		r.Detail, err = checkHTTP(ctx, t, o)
 	}
-	r.Latency = now().Sub(start)
+	r.Latency = time.Since(start)
 	if err != nil {
 		r.Detail = reason(err)
 		return r
