@@ -68,6 +68,10 @@ type Config struct {
 	Scope []ScopeRule `yaml:"scope"`
 	Jobs  Jobs        `yaml:"jobs"`
 	Scan  Scan        `yaml:"scan"`
+	// OSV is the offline vulnerability database for "scan repo" and
+	// "cve".
+	OSV      OSV      `yaml:"osv"`
+	Monitors Monitors `yaml:"monitors"`
 	// Access is the access policy. Without it, "seipbot run" lets people
 	// run only the commands that declare no permission, and "seipbot
 	// shell" treats its user as the owner with every permission.

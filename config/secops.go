@@ -2,7 +2,11 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"net/netip"
+	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"time"
 )
@@ -45,12 +49,54 @@ type Scan struct {
 	MaxHosts int `yaml:"max_hosts"`
 	// Nmap is the nmap binary; empty looks it up in PATH.
 	Nmap string `yaml:"nmap"`
+	// Repo says which repositories "scan repo" may read.
+	Repo RepoScan `yaml:"repo"`
+}
+
+// RepoScan says which repositories may be scanned and bounds the work.
+type RepoScan struct {
+	// AllowedHosts are the hosts git URLs may name (github.com); with
+	// none, no URL can be cloned.
+	AllowedHosts []string `yaml:"allowed_hosts,omitempty"`
+	// AllowFileURLs lets file:// URLs be cloned, which reads the bot's own
+	// disk.
+	AllowFileURLs bool `yaml:"allow_file_urls"`
+	// Paths are the absolute folders under which local repositories may
+	// be scanned.
+	Paths []string `yaml:"paths,omitempty"`
+	// Repos name repositories, so people type "scan repo payments"; set
+	// only in the file.
+	Repos map[string]string `yaml:"repos,omitempty"`
+	// Timeout bounds a clone.
+	Timeout Duration `yaml:"timeout"`
+	// MaxBytes bounds what one scan reads.
+	MaxBytes int64 `yaml:"max_bytes"`
+}
+
+// OSV is the offline vulnerability database.
+type OSV struct {
+	// Dir holds OSV advisories, one JSON file each, as osv.dev's per-
+	// ecosystem archives unpack; empty turns dependency checks and "cve"
+	// off.
+	Dir string `yaml:"dir"`
+}
+
+// Monitors tune health monitors.
+type Monitors struct {
+	// Failures is how many failed checks in a row make a monitor down.
+	Failures int `yaml:"failures"`
+	// History is how many checks each monitor keeps for its statistics.
+	History int `yaml:"history"`
+	// MinEvery is the shortest interval a monitor may check at.
+	MinEvery Duration `yaml:"min_every"`
 }
 
 // secopsDefaults are the defaults of the security sections.
 func secopsDefaults(c *Config) {
 	c.Jobs = Jobs{MaxPerUser: 2, MaxRunning: 8, Timeout: Duration(30 * time.Minute), Retention: Duration(30 * 24 * time.Hour)}
-	c.Scan = Scan{Rate: 500, MaxRate: 5000, PortTimeout: Duration(time.Second), MaxHosts: 256}
+	c.Scan = Scan{Rate: 500, MaxRate: 5000, PortTimeout: Duration(time.Second), MaxHosts: 256,
+		Repo: RepoScan{Timeout: Duration(2 * time.Minute), MaxBytes: 100 << 20}}
+	c.Monitors = Monitors{Failures: 3, History: 100, MinEvery: Duration(30 * time.Second)}
 }
 
 // validateSecops reports every problem in the security sections.
@@ -95,4 +141,35 @@ func (c *Config) validateSecops(bad func(format string, args ...any)) {
 	}
 	positiveDuration("scan.port_timeout", c.Scan.PortTimeout)
 	positive("scan.max_hosts", c.Scan.MaxHosts)
+	for i, h := range c.Scan.Repo.AllowedHosts {
+		if h == "" || strings.ContainsAny(h, "/:@ *") {
+			bad("scan.repo.allowed_hosts[%d]: %q is not a host name; write it as github.com", i, h)
+		}
+	}
+	for i, p := range c.Scan.Repo.Paths {
+		if !filepath.IsAbs(p) {
+			bad("scan.repo.paths[%d]: %q is not an absolute path; write it as /srv/repos", i, p)
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(c.Scan.Repo.Repos)) {
+		if !repoName.MatchString(name) {
+			bad("scan.repo.repos: %q is not a repository name; use lower-case letters, digits, '.', '_' and '-'", name)
+		}
+		if c.Scan.Repo.Repos[name] == "" {
+			bad("scan.repo.repos.%s: has no URL; give the git URL to clone", name)
+		}
+	}
+	positiveDuration("scan.repo.timeout", c.Scan.Repo.Timeout)
+	if c.Scan.Repo.MaxBytes <= 0 {
+		bad("scan.repo.max_bytes: %d is not positive; use a size in bytes such as 104857600", c.Scan.Repo.MaxBytes)
+	}
+	if c.OSV.Dir != "" && !filepath.IsAbs(c.OSV.Dir) {
+		bad("osv.dir: %q is not an absolute path; write it as /var/lib/osv", c.OSV.Dir)
+	}
+	positive("monitors.failures", c.Monitors.Failures)
+	positive("monitors.history", c.Monitors.History)
+	positiveDuration("monitors.min_every", c.Monitors.MinEvery)
 }
+
+// repoName is a configured repository's name: one word a user can type.
+var repoName = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]*$`)

@@ -12,11 +12,14 @@ import (
 )
 
 // policyYAML grants admins everything, analysts reminders only in #soc,
-// and nobody else anything.
+// and nobody else anything. It names an OSV folder so that "cve" is
+// registered.
 const policyYAML = `
 commands:
   - command: runbook ddos
     reply: "DDoS runbook"
+osv:
+  dir: /nonexistent/osv
 access:
   groups:
     admins: ["shell:admin1"]
@@ -92,6 +95,12 @@ func TestEveryBuiltinCommand(t *testing.T) {
 		"alerts":          {"alerts.list", true},
 		"ack":             {"alerts.ack", true},
 		"silence":         {"alerts.silence", true},
+		"scan repo":       {"scan.repo", false},
+		"cve":             {"lookup.cve", false},
+		"monitor add":     {"monitor.manage", false},
+		"monitor remove":  {"monitor.manage", false},
+		"monitor list":    {"monitor.view", false},
+		"monitor status":  {"monitor.view", false},
 	}
 	withPolicy := wireTest(t, policyYAML)
 	noPolicy := wireTest(t, strings.SplitN(policyYAML, "access:", 2)[0])

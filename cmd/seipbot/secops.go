@@ -8,6 +8,7 @@ import (
 	"github.com/seipbot/seipbot/config"
 	"github.com/seipbot/seipbot/jobs"
 	"github.com/seipbot/seipbot/plugins/secops"
+	"github.com/seipbot/seipbot/scan/repo"
 	"github.com/seipbot/seipbot/schedule"
 	"github.com/seipbot/seipbot/scope"
 	"github.com/seipbot/seipbot/store"
@@ -34,10 +35,19 @@ func secopsPlugins(cfg *config.Config, st store.Store, outbox *bot.Outbox, sched
 		}
 		rules = append(rules, rule)
 	}
+	r := cfg.Scan.Repo
 	sec, err := secops.New(secops.Options{
 		Scope: scope.New(rules, nil), Jobs: jm, Store: st, Sched: sched, Out: outbox,
 		Rate: cfg.Scan.Rate, MaxRate: cfg.Scan.MaxRate, PortTimeout: time.Duration(cfg.Scan.PortTimeout),
 		MaxHosts: cfg.Scan.MaxHosts, NmapPath: cfg.Scan.Nmap, Logger: log,
+		Repo: secops.RepoOptions{
+			Policy: repo.Policy{AllowedHosts: r.AllowedHosts, AllowFileURLs: r.AllowFileURLs, Paths: r.Paths},
+			Repos:  r.Repos, Timeout: time.Duration(r.Timeout), MaxBytes: r.MaxBytes,
+		},
+		OSVDir: cfg.OSV.Dir,
+		Monitor: secops.MonitorOptions{
+			Failures: cfg.Monitors.Failures, History: cfg.Monitors.History, MinEvery: time.Duration(cfg.Monitors.MinEvery),
+		},
 	})
 	if err != nil {
 		return nil, nil, err

@@ -12,10 +12,12 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"sync"
 	"time"
 
 	"github.com/seipbot/seipbot/bot"
 	"github.com/seipbot/seipbot/jobs"
+	"github.com/seipbot/seipbot/scan/deps"
 	"github.com/seipbot/seipbot/schedule"
 	"github.com/seipbot/seipbot/scope"
 	"github.com/seipbot/seipbot/store"
@@ -38,6 +40,13 @@ type Options struct {
 	MaxHosts int
 	// NmapPath is the nmap binary; empty looks in PATH.
 	NmapPath string
+	// Repo says which repositories "scan repo" may read.
+	Repo RepoOptions
+	// OSVDir is the offline OSV database; empty turns dependency checks
+	// and "cve" off.
+	OSVDir string
+	// Monitor tunes health monitors.
+	Monitor MonitorOptions
 	// Roots verifies certificates; nil means the system's.
 	Roots  *x509.CertPool
 	Logger *slog.Logger
@@ -48,6 +57,12 @@ type Options struct {
 type Plugin struct {
 	o   Options
 	log *slog.Logger
+
+	// The OSV database, loaded on first use and again when its folder
+	// changes.
+	osvMu  sync.Mutex
+	osvDB  *deps.DB
+	osvMod time.Time
 }
 
 // New returns the plugin and registers its scheduled scans with
@@ -62,12 +77,19 @@ func New(opts Options) (*Plugin, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.Monitor.Failures <= 0 {
+		opts.Monitor.Failures = 3
+	}
+	if opts.Monitor.History <= 0 {
+		opts.Monitor.History = 100
+	}
 	if opts.Resolver == nil {
 		opts.Resolver = net.DefaultResolver
 	}
 	p := &Plugin{o: opts, log: opts.Logger}
 	opts.Sched.Handle(scheduledKind, p.scheduled)
 	opts.Sched.Handle(certWatchKind, p.watchCheck)
+	opts.Sched.Handle(monitorKind, p.monitorCheck)
 	return p, nil
 }
 
@@ -79,6 +101,8 @@ func (p *Plugin) Register(r *bot.Registry) error {
 	p.registerPorts(r)
 	p.registerWeb(r)
 	p.registerLookups(r)
+	p.registerRepo(r)
+	p.registerMonitors(r)
 	return nil
 }
 

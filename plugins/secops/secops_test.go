@@ -152,9 +152,19 @@ func listener(t *testing.T) (net.Listener, int) {
 	return l, l.Addr().(*net.TCPAddr).Port
 }
 
+// answers checks that each line's answer holds the text it maps to.
+func (f *fixture) answers(t *testing.T, want map[string]string) {
+	t.Helper()
+	for line, w := range want {
+		if got := f.say(t, line); !strings.Contains(got, w) {
+			t.Errorf("%q answered %q, want %q", line, got, w)
+		}
+	}
+}
+
 func TestOutOfScopeRefused(t *testing.T) {
 	f := newFixture(t)
-	for line, want := range map[string]string{
+	f.answers(t, map[string]string{
 		"scan ports 127.0.0.2":             "127.0.0.2/32 is outside the scan scope of this room",
 		"scan ports 127.0.0.0/24":          "127.0.0.0/24 is outside the scan scope",
 		"scan ports evil.test":             "evil.test resolves to 127.0.0.2, which is outside the scan scope",
@@ -162,11 +172,7 @@ func TestOutOfScopeRefused(t *testing.T) {
 		"cert 127.0.0.3:443":               "127.0.0.3/32 is outside",
 		"watch cert evil.test:443":         "evil.test resolves to 127.0.0.2",
 		"scan schedule evil.test every 1h": "evil.test resolves to 127.0.0.2",
-	} {
-		if got := f.say(t, line); !strings.Contains(got, want) {
-			t.Errorf("%q answered %q, want %q", line, got, want)
-		}
-	}
+	})
 	// Another room has no scope at all.
 	got := bottest.Run(t, f.opts, []bot.Plugin{f.p}, bottest.InRoom("#dev", "alice", "!scan ports 127.0.0.1"))
 	if !strings.HasPrefix(got[0].Text, "Nothing can be scanned from here") {
