@@ -3,9 +3,13 @@ package bot_test
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"testing"
 
+	"github.com/seipbot/seipbot/audit"
 	"github.com/seipbot/seipbot/bot"
+	"github.com/seipbot/seipbot/store/bolt"
+	"github.com/seipbot/seipbot/store/sealed"
 )
 
 // feeder plays n messages from a fixed mix into the bot and discards what
@@ -45,7 +49,38 @@ func (benchPlugin) Register(r *bot.Registry) error {
 	return nil
 }
 
-func BenchmarkDispatch(b *testing.B) {
+func BenchmarkDispatch(b *testing.B) { benchDispatch(b, bot.Options{}) }
+
+// BenchmarkDispatchAudited is BenchmarkDispatch with every command and hear
+// recorded in a sealed bolt audit log, closed (so every record stored)
+// before the clock stops.
+func BenchmarkDispatchAudited(b *testing.B) {
+	k, err := sealed.NewKey()
+	if err != nil {
+		b.Fatal(err)
+	}
+	kr, err := sealed.ParseKeyring(k)
+	if err != nil {
+		b.Fatal(err)
+	}
+	raw, err := bolt.Open(filepath.Join(b.TempDir(), "bench.db"), bolt.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	st := sealed.New(raw, kr)
+	defer st.Close()
+	l, err := audit.New(st, audit.Options{Keys: kr.DeriveAll("audit")})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := l.Open(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	benchDispatch(b, bot.Options{Audit: l.Middleware})
+	l.Close()
+}
+
+func benchDispatch(b *testing.B, opts bot.Options) {
 	mix := []*bot.Message{
 		{Text: "seipbot ping"},
 		{Text: "the deploy looks fine from here, merging after lunch"},
@@ -57,7 +92,7 @@ func BenchmarkDispatch(b *testing.B) {
 	for _, m := range mix {
 		m.Room, m.User = "#bench", bot.User{ID: "bench:u", Name: "u"}
 	}
-	bb, err := bot.New(bot.Options{})
+	bb, err := bot.New(opts)
 	if err != nil {
 		b.Fatal(err)
 	}

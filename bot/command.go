@@ -84,6 +84,9 @@ type Arg struct {
 	Values   []string // for Enum
 	Min, Max int64    // for Int; both zero means unbounded
 	Help     string
+	// Secret arguments (a token, a password) are masked wherever the bot
+	// records what was run, such as the audit log.
+	Secret bool
 }
 
 func (a Arg) synopsis() string {

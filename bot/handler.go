@@ -59,6 +59,11 @@ func Denied(reason string) error {
 	return &UserError{Msg: reason, Err: ErrDenied}
 }
 
+// ErrPendingApproval is wrapped by the error an approval middleware
+// returns when it has held a command back for approval instead of running
+// it; the user reads the error's message and audit records it as pending.
+var ErrPendingApproval = errors.New("waiting for approval")
+
 // userMessage returns what to tell the user about err, and whether err was
 // meant for the user at all.
 func userMessage(err error) (string, bool) {

@@ -37,6 +37,8 @@ type Outbox struct {
 	pending  int
 	waiters  []chan struct{}
 	runCtx   context.Context // set by Run; nil before
+	loaded   chan struct{}   // closed once Run has queued the stored items
+	loadOnce sync.Once       // Run may be called again after it returns
 	seq      uint64
 }
 
@@ -70,7 +72,7 @@ func NewOutbox(st store.Store, log *slog.Logger, b Backoff) *Outbox {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Outbox{st: st, log: log, backoff: b, adapters: map[string]Adapter{}, queues: map[string]*outQueue{}, durable: map[string]bool{}}
+	return &Outbox{st: st, log: log, backoff: b, adapters: map[string]Adapter{}, queues: map[string]*outQueue{}, durable: map[string]bool{}, loaded: make(chan struct{})}
 }
 
 // AddAdapter makes a delivers through a. The first adapter added receives
@@ -190,6 +192,7 @@ func (o *Outbox) Run(ctx context.Context) error {
 		o.startLocked(key, q)
 	}
 	o.mu.Unlock()
+	o.loadOnce.Do(func() { close(o.loaded) })
 	<-ctx.Done()
 	return nil
 }
@@ -269,8 +272,14 @@ func (o *Outbox) Pending() int {
 	return o.pending
 }
 
-// Flush waits until every queued response has been delivered or ctx ends.
+// Flush waits until Run has loaded the stored items and every queued
+// response has been delivered, or ctx ends.
 func (o *Outbox) Flush(ctx context.Context) error {
+	select {
+	case <-o.loaded:
+	case <-ctx.Done():
+		return fmt.Errorf("outbox: not running: %w", ctx.Err())
+	}
 	o.mu.Lock()
 	if o.pending == 0 {
 		o.mu.Unlock()

@@ -172,6 +172,23 @@ func (r *Router) Lookup(words string) *Command {
 	return n.cmd
 }
 
+// Parse finds the command a command line names, without a mention or
+// prefix, and checks its arguments as a message would be, so tools outside
+// chat (an access check, an approval) see exactly what the bot would run.
+// It returns a nil Command when the line names none.
+func (r *Router) Parse(line string) (*Command, Args, error) {
+	toks, err := tokenize(line)
+	if err != nil {
+		return nil, nil, err
+	}
+	cmd, used := r.resolve(toks)
+	if cmd == nil {
+		return nil, nil, nil
+	}
+	args, err := cmd.parseArgs(line, toks[used:])
+	return cmd, args, err
+}
+
 // address decides whether m is meant for the bot and returns the text
 // without the mention or prefix.
 func (r *Router) address(m *Message) (string, bool) {

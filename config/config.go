@@ -57,6 +57,66 @@ type Config struct {
 	// Hears are replies to patterns heard in any message, set only in the
 	// file.
 	Hears []Hear `yaml:"hears"`
+	// Access is the access policy. Without it, "seipbot run" lets people
+	// run only the commands that declare no permission, and "seipbot
+	// shell" treats its user as the owner with every permission.
+	Access *Access `yaml:"access,omitempty"`
+	Audit  Audit   `yaml:"audit"`
+}
+
+// Access is who may run what, where, and with whose approval. Its groups,
+// roles and rules come from the file only.
+type Access struct {
+	// Groups map a name to identities ("slack:U024BE7LH", "shell:alice").
+	Groups map[string][]string `yaml:"groups"`
+	// Roles map a name to the permissions it holds.
+	Roles map[string]Role `yaml:"roles"`
+	// Grants give roles to groups or single identities.
+	Grants []Grant `yaml:"grants"`
+	// Approvals hold back matching commands until others approve them.
+	Approvals []Approval `yaml:"approvals"`
+	// RateLimits bound how often one identity runs matching commands.
+	RateLimits []CommandRateLimit `yaml:"rate_limits"`
+	// SecurityRoom is told about identities refused again and again.
+	SecurityRoom string `yaml:"security_room"`
+}
+
+// Role is a set of permission patterns: "scan.ports", "scan.*" or "*".
+type Role struct {
+	Permissions []string `yaml:"permissions"`
+}
+
+// Grant gives Role to Group or to Identity, optionally only in Rooms
+// ("direct" for direct conversations) and for argument values in Args.
+type Grant struct {
+	Group    string              `yaml:"group"`
+	Identity string              `yaml:"identity"`
+	Role     string              `yaml:"role"`
+	Rooms    []string            `yaml:"rooms"`
+	Args     map[string][]string `yaml:"args"`
+}
+
+// Approval makes commands whose permission matches Permission wait for
+// Approvals people holding the role Approvers, for at most Expires.
+type Approval struct {
+	Permission string   `yaml:"permission"`
+	Approvals  int      `yaml:"approvals"`
+	Approvers  string   `yaml:"approvers"`
+	Expires    Duration `yaml:"expires"`
+}
+
+// CommandRateLimit limits one identity's runs of matching commands.
+type CommandRateLimit struct {
+	Permission string `yaml:"permission"`
+	PerMinute  int    `yaml:"per_minute"`
+	Burst      int    `yaml:"burst"`
+}
+
+// Audit configures the audit log, which is always on.
+type Audit struct {
+	// Mirror copies each record as a JSON line to "stdout" or to a file,
+	// for log shippers; empty copies nothing.
+	Mirror string `yaml:"mirror"`
 }
 
 // RateLimit limits commands per user; a zero field turns its limit off.

@@ -65,6 +65,9 @@ func applyEnv(v reflect.Value, name string, getenv func(string) (string, bool)) 
 			// variable; they come from the file only.
 			return false, nil
 		}
+	case reflect.Map:
+		// Nor have named sets (groups, roles).
+		return false, nil
 	}
 	return setFromEnv(v, name, getenv)
 }

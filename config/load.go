@@ -105,6 +105,8 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, path string) {
 		d.value(n, v.Elem(), path)
 	case reflect.Slice:
 		d.sequence(n, v, path)
+	case reflect.Map:
+		d.dict(n, v, path)
 	default:
 		d.scalar(n, v, path)
 	}
@@ -168,6 +170,42 @@ func (d *decoder) merge(n *yaml.Node, v reflect.Value, path string) {
 	for i := len(n.Content) - 1; i >= 0; i-- {
 		d.merge(n.Content[i], v, path)
 	}
+}
+
+// dict reads a mapping whose keys are names the user chooses (groups,
+// roles), into a map from string.
+func (d *decoder) dict(n *yaml.Node, v reflect.Value, path string) {
+	if isNull(n) {
+		v.SetZero()
+		return
+	}
+	if n.Kind != yaml.MappingNode {
+		d.fail(n, path, "want a mapping of names, got %s", describeNode(n))
+		return
+	}
+	m := reflect.MakeMapWithSize(v.Type(), len(n.Content)/2)
+	seen := make(map[string]int)
+	for i := 0; i < len(n.Content); i += 2 {
+		key, val := n.Content[i], n.Content[i+1]
+		p := joinPath(path, key.Value)
+		switch {
+		case key.ShortTag() == "!!merge":
+			d.fail(key, path, "<< is not supported in a mapping of names; write the entries out")
+			continue
+		case key.Kind != yaml.ScalarNode || key.Value == "":
+			d.fail(key, path, "want a name as the key, got %s", describeNode(key))
+			continue
+		}
+		if line, ok := seen[key.Value]; ok {
+			d.fail(key, p, "set twice (first on line %d); keep one", line)
+			continue
+		}
+		seen[key.Value] = key.Line
+		elem := reflect.New(v.Type().Elem()).Elem()
+		d.value(val, elem, p)
+		m.SetMapIndex(reflect.ValueOf(key.Value), elem)
+	}
+	v.Set(m)
 }
 
 func (d *decoder) sequence(n *yaml.Node, v reflect.Value, path string) {

@@ -52,6 +52,9 @@ func TestLoadFiles(t *testing.T) {
 		{"syntax_error", true},
 		{"two_documents", true},
 		{"merge_loop", true},
+		{"access", false},
+		{"access_errors", true},
+		{"access_shape", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.fixture, func(t *testing.T) {

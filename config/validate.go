@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -92,7 +93,103 @@ func (c *Config) Validate() error {
 			bad("%s.reply: %w", path, err)
 		}
 	}
+	if c.Access != nil {
+		errs = append(errs, c.Access.validate()...)
+	}
 	return errors.Join(errs...)
+}
+
+// permissionPattern is a permission or a pattern of them: dot-separated
+// lower-case words, optionally ending in ".*", or "*" alone. The access
+// package reads the same form.
+var permissionPattern = regexp.MustCompile(`^(\*|[a-z0-9_-]+(\.[a-z0-9_-]+)*(\.\*)?)$`)
+
+// identityForm is a platform id such as "slack:U024BE7LH" or "shell:alice".
+var identityForm = regexp.MustCompile(`^[a-z][a-z0-9_-]*:\S+$`)
+
+const patternHelp = `use dot-separated lower-case words such as "scan.ports", a trailing ".*" such as "scan.*", or "*"`
+
+// validate reports every mistake in the access policy, in the order of the
+// file; names in maps are visited sorted so the report is stable.
+func (a *Access) validate() []error {
+	var errs []error
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf(format, args...))
+	}
+	for _, g := range slices.Sorted(maps.Keys(a.Groups)) {
+		if len(a.Groups[g]) == 0 {
+			bad("access.groups.%s: is empty; list its members or remove it", g)
+		}
+		for i, id := range a.Groups[g] {
+			if !identityForm.MatchString(id) {
+				bad("access.groups.%s[%d]: %q is not an identity; write the platform and its user id, such as slack:U024BE7LH or shell:alice", g, i, id)
+			}
+		}
+	}
+	for _, r := range slices.Sorted(maps.Keys(a.Roles)) {
+		if len(a.Roles[r].Permissions) == 0 {
+			bad("access.roles.%s.permissions: is empty, so the role grants nothing; list its permissions", r)
+		}
+		for i, p := range a.Roles[r].Permissions {
+			if !permissionPattern.MatchString(p) {
+				bad("access.roles.%s.permissions[%d]: %q is malformed; %s", r, i, p, patternHelp)
+			}
+		}
+	}
+	for i, g := range a.Grants {
+		path := fmt.Sprintf("access.grants[%d]", i)
+		switch {
+		case g.Group == "" && g.Identity == "":
+			bad("%s: grants role %q to nobody; set group or identity", path, g.Role)
+		case g.Group != "" && g.Identity != "":
+			bad("%s: sets both group and identity; write one grant for each", path)
+		case g.Group != "" && a.Groups[g.Group] == nil:
+			bad("%s.group: %q is not defined under access.groups", path, g.Group)
+		case g.Identity != "" && !identityForm.MatchString(g.Identity):
+			bad("%s.identity: %q is not an identity; write the platform and its user id, such as slack:U024BE7LH", path, g.Identity)
+		}
+		if _, ok := a.Roles[g.Role]; !ok {
+			bad("%s.role: %q is not defined under access.roles", path, g.Role)
+		}
+		for j, room := range g.Rooms {
+			if strings.TrimSpace(room) == "" {
+				bad("%s.rooms[%d]: is empty; remove it or name a room", path, j)
+			}
+		}
+		for _, arg := range slices.Sorted(maps.Keys(g.Args)) {
+			if len(g.Args[arg]) == 0 {
+				bad("%s.args.%s: is empty, so the grant could never apply; list the allowed values or remove it", path, arg)
+			}
+		}
+	}
+	for i, ap := range a.Approvals {
+		path := fmt.Sprintf("access.approvals[%d]", i)
+		if !permissionPattern.MatchString(ap.Permission) {
+			bad("%s.permission: %q is malformed; %s", path, ap.Permission, patternHelp)
+		}
+		if ap.Approvals < 1 {
+			bad("%s.approvals: %d; at least one person must approve", path, ap.Approvals)
+		}
+		if _, ok := a.Roles[ap.Approvers]; !ok {
+			bad("%s.approvers: %q is not defined under access.roles; name the role whose holders approve", path, ap.Approvers)
+		}
+		if ap.Expires < 0 {
+			bad("%s.expires: %s is negative; leave it out for 15m or use a duration such as 30m", path, ap.Expires)
+		}
+	}
+	for i, l := range a.RateLimits {
+		path := fmt.Sprintf("access.rate_limits[%d]", i)
+		if !permissionPattern.MatchString(l.Permission) {
+			bad("%s.permission: %q is malformed; %s", path, l.Permission, patternHelp)
+		}
+		if l.PerMinute < 1 {
+			bad("%s.per_minute: %d; use a positive number", path, l.PerMinute)
+		}
+		if l.Burst < 0 {
+			bad("%s.burst: %d is negative; use 0 or 1 for no bursts", path, l.Burst)
+		}
+	}
+	return errs
 }
 
 // checkReply checks that a reply is set and parses as a text/template, so a

@@ -90,8 +90,8 @@ func (a *Adapter) Run(ctx context.Context, in bot.Inbox) error {
 	}()
 	user := bot.User{ID: a.UserID(), Name: a.opts.User}
 	room := a.conversation()
+	a.prompt()
 	for n := 1; ; n++ {
-		a.prompt()
 		select {
 		case <-ctx.Done():
 			return nil
@@ -102,6 +102,7 @@ func (a *Adapter) Run(ctx context.Context, in bot.Inbox) error {
 			return nil
 		case line := <-lines:
 			if line == "" {
+				a.prompt()
 				continue
 			}
 			in.Receive(ctx, &bot.Message{
@@ -118,7 +119,7 @@ func (a *Adapter) Run(ctx context.Context, in bot.Inbox) error {
 }
 
 func (a *Adapter) prompt() {
-	if !a.opts.Interactive || a.opts.Prompt == "" {
+	if !a.opts.Interactive {
 		return
 	}
 	a.mu.Lock()
@@ -143,6 +144,9 @@ func (a *Adapter) Send(_ context.Context, r bot.Response) error {
 		return err
 	}
 	if a.opts.Interactive {
+		// The answer ends with a fresh prompt, since the reader printed
+		// its own before the answer came.
+		a.w.WriteString(a.opts.Prompt)
 		return a.w.Flush()
 	}
 	select {

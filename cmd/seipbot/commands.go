@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 
 	"github.com/seipbot/seipbot/adapter/shell"
 	"github.com/seipbot/seipbot/bot"
@@ -12,15 +13,10 @@ import (
 )
 
 func (c *cli) shell(ctx context.Context, args []string) error {
-	var f commonFlags
 	fs := c.flags("shell", "shell [--config FILE] [--data-dir DIR] [--user NAME] [--room NAME]")
-	f.register(fs)
 	userName := fs.String("user", "", "who you are: your identity is shell:NAME (default: your OS user)")
 	room := fs.String("room", "", "talk in this room, where only lines addressed to the bot are commands (default: a direct conversation)")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	cfg, err := c.load(f)
+	cfg, err := c.setup(fs, args)
 	if err != nil {
 		return err
 	}
@@ -34,7 +30,7 @@ func (c *cli) shell(ctx context.Context, args []string) error {
 		*userName = defaultUser()
 	}
 	interactive := isTerminal(c.stdin)
-	a, err := c.open(cfg, true)
+	a, err := c.open(cfg, true, "shell:"+*userName)
 	if err != nil {
 		return err
 	}
@@ -50,20 +46,14 @@ func (c *cli) shell(ctx context.Context, args []string) error {
 }
 
 func (c *cli) runBot(ctx context.Context, args []string) error {
-	var f commonFlags
-	fs := c.flags("run", "run --config FILE [--data-dir DIR]")
-	f.register(fs)
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	cfg, err := c.load(f)
+	cfg, err := c.setup(c.flags("run", "run --config FILE [--data-dir DIR]"), args)
 	if err != nil {
 		return err
 	}
 	if cfg.Adapters.Shell == nil {
 		return bot.ErrNoAdapter
 	}
-	a, err := c.open(cfg, false)
+	a, err := c.open(cfg, false, "")
 	if err != nil {
 		return err
 	}
@@ -78,8 +68,9 @@ func (c *cli) runBot(ctx context.Context, args []string) error {
 }
 
 // open opens the store and wires the bot; createKey lets the shell make
-// its own key.
-func (c *cli) open(cfg *config.Config, createKey bool) (*app, error) {
+// its own key, and owner is the identity that owns a bot without an access
+// policy.
+func (c *cli) open(cfg *config.Config, createKey bool, owner string) (*app, error) {
 	log := c.logger(cfg)
 	kr, err := c.keyring(cfg, createKey)
 	if err != nil {
@@ -89,7 +80,12 @@ func (c *cli) open(cfg *config.Config, createKey bool) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	a, err := wire(cfg, st, desc, log)
+	mirror, err := c.mirror(cfg)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	a, err := wire(cfg, st, desc, log, wiring{owner: owner, keys: kr, mirror: mirror})
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -101,13 +97,7 @@ func (c *cli) config(_ context.Context, args []string) error {
 	if len(args) == 0 || (args[0] != "check" && args[0] != "print") {
 		return usageError{"say \"config check\" or \"config print\""}
 	}
-	var f commonFlags
-	fs := c.flags("config "+args[0], "config "+args[0]+" [--config FILE] [--data-dir DIR]")
-	f.register(fs)
-	if err := parse(fs, args[1:]); err != nil {
-		return err
-	}
-	cfg, err := c.load(f)
+	cfg, err := c.setup(c.flags("config "+args[0], "config "+args[0]+" [--config FILE] [--data-dir DIR]"), args[1:])
 	if err != nil {
 		return err
 	}
@@ -119,21 +109,27 @@ func (c *cli) config(_ context.Context, args []string) error {
 		_, err = c.stdout.Write(out)
 		return err
 	}
-	// Wiring the bot on a throwaway store also catches what only shows
-	// when plugins register: a canned command that clashes with a built-in.
-	k, err := sealed.NewKey()
-	if err != nil {
-		return err
-	}
-	kr, err := sealed.ParseKeyring(k)
-	if err != nil {
-		return err
-	}
-	if _, err := wire(cfg, sealed.New(memory.New(), kr), "memory", c.logger(cfg)); err != nil {
+	// Wiring the bot also catches what only shows when plugins register:
+	// a canned command that clashes with a built-in.
+	if _, err := wireDry(cfg, c.logger(cfg)); err != nil {
 		return err
 	}
 	fmt.Fprintln(c.stdout, "The configuration is valid.")
 	return nil
+}
+
+// wireDry wires the bot on a throwaway store, for commands that need the
+// bot's commands and policy but run nothing.
+func wireDry(cfg *config.Config, log *slog.Logger) (*app, error) {
+	k, err := sealed.NewKey()
+	if err != nil {
+		return nil, err
+	}
+	kr, err := sealed.ParseKeyring(k)
+	if err != nil {
+		return nil, err
+	}
+	return wire(cfg, sealed.New(memory.New(), kr), "memory", log, wiring{keys: kr})
 }
 
 func (c *cli) keygen(_ context.Context, args []string) error {
@@ -149,27 +145,20 @@ func (c *cli) keygen(_ context.Context, args []string) error {
 }
 
 func (c *cli) reencrypt(ctx context.Context, args []string) error {
-	var f commonFlags
-	fs := c.flags("reencrypt", "reencrypt [--config FILE] [--data-dir DIR]")
-	f.register(fs)
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	cfg, err := c.load(f)
+	cfg, err := c.setup(c.flags("reencrypt", "reencrypt [--config FILE] [--data-dir DIR]"), args)
 	if err != nil {
 		return err
 	}
-	kr, err := c.keyring(cfg, false)
-	if err != nil {
-		return err
-	}
-	st, _, err := openStore(cfg, kr, c.logger(cfg))
+	kr, st, err := c.openData(cfg, false)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
 	n, err := sealed.Reencrypt(ctx, st)
 	if err != nil {
+		return err
+	}
+	if err := recordRotation(ctx, st, kr, n); err != nil {
 		return err
 	}
 	fmt.Fprintf(c.stdout, "Re-encrypted %d records under the current key; older keys can now be removed from secret_key.\n", n)

@@ -49,6 +49,8 @@ func commands() map[string]command {
 		"keygen":    {"print a new secret key", (*cli).keygen},
 		"reencrypt": {"re-encrypt stored data under the current key after a rotation", (*cli).reencrypt},
 		"version":   {"print the version", (*cli).version},
+		"access":    {"explain whether an identity may run a command line (access check)", (*cli).accessCmd},
+		"audit":     {"verify the audit log or export it as JSON lines (audit verify | audit export)", (*cli).auditCmd},
 	}
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -13,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/seipbot/seipbot/access"
+	"github.com/seipbot/seipbot/audit"
 	"github.com/seipbot/seipbot/bot"
 	"github.com/seipbot/seipbot/config"
 	"github.com/seipbot/seipbot/plugins/canned"
@@ -35,11 +38,22 @@ type commonFlags struct {
 	dataDir string
 }
 
-func (f *commonFlags) register(fs interface {
-	StringVar(p *string, name, value, usage string)
-}) {
+// setup adds the common flags to fs, parses args and loads the
+// configuration.
+func (c *cli) setup(fs *flag.FlagSet, args []string) (*config.Config, error) {
+	f := registerCommon(fs)
+	if err := parse(fs, args); err != nil {
+		return nil, err
+	}
+	return c.load(*f)
+}
+
+// registerCommon adds --config and --data-dir to fs.
+func registerCommon(fs *flag.FlagSet) *commonFlags {
+	var f commonFlags
 	fs.StringVar(&f.config, "config", "", "configuration file (YAML); SEIPBOT_* variables override it")
 	fs.StringVar(&f.dataDir, "data-dir", "", "folder for the bot's data (default: data_dir from the configuration)")
+	return &f
 }
 
 // load reads the configuration: defaults, the file, the environment, and
@@ -154,11 +168,36 @@ type app struct {
 	st    store.Store
 	bot   *bot.Bot
 	sched *schedule.Scheduler
+	auth  *access.Authorizer
+	audit *audit.Log
+	// policyNote says in the audit log which policy the bot runs under.
+	policyNote string
+}
+
+// wiring is what wire needs besides the configuration and the store.
+type wiring struct {
+	// owner, when not empty, holds every permission if no access policy
+	// is configured.
+	owner string
+	// keys derive the audit log's checkpoint keys.
+	keys *sealed.Keyring
+	// mirror receives a copy of each audit record, or is nil.
+	mirror io.Writer
 }
 
 // wire builds the bot and its plugins on st. It does no I/O.
-func wire(cfg *config.Config, st store.Store, storeDesc string, log *slog.Logger) (*app, error) {
+func wire(cfg *config.Config, st store.Store, storeDesc string, log *slog.Logger, w wiring) (*app, error) {
 	outbox := bot.NewOutbox(st, log, bot.Backoff{})
+	pol, note := policy(cfg, w.owner)
+	auth, err := access.New(pol, access.Options{Notify: outbox})
+	if err != nil {
+		return nil, err
+	}
+	approvals := access.NewApprovals(auth, st, w.keys.Derive("approvals"), nil)
+	auditLog, err := audit.New(st, audit.Options{Keys: w.keys.DeriveAll("audit"), Mirror: w.mirror, Logger: log})
+	if err != nil {
+		return nil, err
+	}
 	sched, err := schedule.New(st, schedule.Options{Logger: log, Location: cfg.Location()})
 	if err != nil {
 		return nil, err
@@ -169,28 +208,34 @@ func wire(cfg *config.Config, st store.Store, storeDesc string, log *slog.Logger
 		Rooms:          cfg.Rooms,
 		CommandTimeout: time.Duration(cfg.CommandTimeout),
 		RateLimit:      bot.RateLimit{PerMinute: cfg.RateLimit.PerMinute, Burst: cfg.RateLimit.Burst},
+		Authorizer:     auth,
+		Audit:          auditLog.Middleware,
+		Approval:       approvals.Middleware,
 		Outbox:         outbox,
 		Logger:         log,
 	})
 	if err != nil {
 		return nil, err
 	}
+	approvals.Inbox = b
 	canned, err := cannedPlugin(cfg)
 	if err != nil {
 		return nil, err
 	}
 	plugins := []bot.Plugin{
-		&help.Plugin{Catalog: b.Router()},
-		&info.Plugin{Version: version, Bot: b, Store: storeDesc},
+		&help.Plugin{Catalog: b.Router(), Filter: auth.Visible},
+		&info.Plugin{Version: version, Bot: b, Store: storeDesc, Roles: auth.Roles},
 		remind.New(sched, outbox, st, cfg.Location(), nil),
 		&smalltalk.Plugin{},
 		&worldtime.Plugin{},
 		canned,
+		&audit.Plugin{Log: auditLog, Store: st},
+		approvals,
 	}
 	if err := b.Use(plugins...); err != nil {
 		return nil, err
 	}
-	return &app{cfg: cfg, log: log, st: st, bot: b, sched: sched}, nil
+	return &app{cfg: cfg, log: log, st: st, bot: b, sched: sched, auth: auth, audit: auditLog, policyNote: note}, nil
 }
 
 // cannedPlugin makes the plugin for the configuration's commands: and
@@ -207,8 +252,14 @@ func cannedPlugin(cfg *config.Config) (*canned.Plugin, error) {
 	return canned.New(cmds, hears)
 }
 
-// run runs the scheduler beside the bot until the bot stops.
+// run runs the scheduler beside the bot until the bot stops, with the
+// audit log open.
 func (a *app) run(ctx context.Context) error {
+	if err := a.audit.Open(ctx); err != nil {
+		return err
+	}
+	defer a.audit.Close()
+	a.audit.Add(audit.Record{Kind: "policy", Detail: a.policyNote})
 	schedCtx, stopSched := context.WithCancel(ctx)
 	schedDone := make(chan error, 1)
 	go func() { schedDone <- a.sched.Run(schedCtx) }()

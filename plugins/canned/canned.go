@@ -1,6 +1,11 @@
 // Package canned answers commands and hear patterns whose replies are
 // written in the configuration, so a team adds "runbook ddos" or a link for
 // every ticket number without writing a plugin.
+//
+// A command's permission is "canned." followed by its words joined with
+// dots ("canned.runbook.ddos"). Hear patterns declare none: they answer
+// conversation, and a refusal to every line that happens to match would be
+// noise.
 package canned
 
 import (
@@ -66,10 +71,13 @@ func New(commands []CommandRule, hears []HearRule) (*Plugin, error) {
 			continue
 		}
 		p.commands = append(p.commands, bot.Command{
-			Words:   words,
-			Args:    []bot.Arg{{Name: "args", Kind: bot.Rest, Optional: true}},
-			Help:    c.Help,
-			Handler: r,
+			Words: words,
+			// A team's runbooks may not be for everyone who can reach the
+			// bot; "canned.*" grants them all.
+			Permission: "canned." + strings.ReplaceAll(words, " ", "."),
+			Args:       []bot.Arg{{Name: "args", Kind: bot.Rest, Optional: true}},
+			Help:       c.Help,
+			Handler:    r,
 		})
 	}
 	for i, h := range hears {

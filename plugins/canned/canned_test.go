@@ -4,35 +4,11 @@ import (
 	"context"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/seipbot/seipbot/bot"
+	"github.com/seipbot/seipbot/bottest"
 )
-
-// recorder is a chat adapter that says the given lines and records the
-// answers.
-type recorder struct {
-	in   []*bot.Message
-	mu   sync.Mutex
-	sent []bot.Response
-}
-
-func (r *recorder) Name() string { return "test" }
-
-func (r *recorder) Run(ctx context.Context, in bot.Inbox) error {
-	for _, m := range r.in {
-		in.Receive(ctx, m)
-	}
-	return nil
-}
-
-func (r *recorder) Send(_ context.Context, resp bot.Response) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.sent = append(r.sent, resp)
-	return nil
-}
 
 // The rules from the issue that asked for canned replies.
 var (
@@ -80,13 +56,13 @@ func TestReplies(t *testing.T) {
 			if err := b.Use(p); err != nil {
 				t.Fatal(err)
 			}
-			rec := &recorder{in: []*bot.Message{{Adapter: "test", Text: tt.text, Room: "ops", User: bot.User{ID: "test:alice", Name: "Alice"}}}}
+			rec := bottest.NewAdapter("test", &bot.Message{Adapter: "test", Text: tt.text, Room: "ops", User: bot.User{ID: "test:alice", Name: "Alice"}})
 			b.AddAdapter(rec)
 			if err := b.Run(context.Background()); err != nil {
 				t.Fatal(err)
 			}
 			var got []string
-			for _, r := range rec.sent {
+			for _, r := range rec.Sent() {
 				if r.Room != "ops" {
 					t.Errorf("answered in room %q, want ops", r.Room)
 				}

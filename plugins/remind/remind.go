@@ -61,28 +61,34 @@ type reminder struct {
 // Name returns "remind".
 func (p *Plugin) Name() string { return "remind" }
 
-// Register declares the reminder commands.
+// Register declares the reminder commands. Their permissions are
+// remind.set, remind.list, remind.cancel and remind.zone ("remind.*" for
+// all): reminders are stored and delivered later, so they are not for
+// everyone who can reach the bot.
 func (p *Plugin) Register(r *bot.Registry) error {
 	r.Command(bot.Command{
-		Words:    "remind me",
-		Args:     []bot.Arg{{Name: "when", Kind: bot.Rest, Help: "in <duration> to <what>, or at <HH:MM> to <what>"}},
-		Help:     "set a reminder",
-		Examples: []string{"remind me in 10m to check the WAF logs", "remind me at 15:30 to rotate the API key"},
-		Handler:  bot.HandlerFunc(p.set),
+		Words:      "remind me",
+		Permission: "remind.set",
+		Args:       []bot.Arg{{Name: "when", Kind: bot.Rest, Help: "in <duration> to <what>, or at <HH:MM> to <what>"}},
+		Help:       "set a reminder",
+		Examples:   []string{"remind me in 10m to check the WAF logs", "remind me at 15:30 to rotate the API key"},
+		Handler:    bot.HandlerFunc(p.set),
 	})
-	r.Command(bot.Command{Words: "remind list", Help: "list your reminders", Handler: bot.HandlerFunc(p.list)})
+	r.Command(bot.Command{Words: "remind list", Permission: "remind.list", Help: "list your reminders", Handler: bot.HandlerFunc(p.list)})
 	r.Command(bot.Command{
-		Words:   "remind cancel",
-		Args:    []bot.Arg{{Name: "id", Kind: bot.String}},
-		Help:    "cancel one of your reminders",
-		Handler: bot.HandlerFunc(p.cancel),
+		Words:      "remind cancel",
+		Permission: "remind.cancel",
+		Args:       []bot.Arg{{Name: "id", Kind: bot.String}},
+		Help:       "cancel one of your reminders",
+		Handler:    bot.HandlerFunc(p.cancel),
 	})
 	r.Command(bot.Command{
-		Words:    "remind zone",
-		Args:     []bot.Arg{{Name: "zone", Kind: bot.String, Help: "an IANA zone such as Europe/Berlin"}},
-		Help:     "set the time zone your \"at\" reminders use",
-		Examples: []string{"remind zone America/New_York"},
-		Handler:  bot.HandlerFunc(p.setZone),
+		Words:      "remind zone",
+		Permission: "remind.zone",
+		Args:       []bot.Arg{{Name: "zone", Kind: bot.String, Help: "an IANA zone such as Europe/Berlin"}},
+		Help:       "set the time zone your \"at\" reminders use",
+		Examples:   []string{"remind zone America/New_York"},
+		Handler:    bot.HandlerFunc(p.setZone),
 	})
 	return nil
 }

@@ -3,36 +3,12 @@ package smalltalk_test
 import (
 	"context"
 	"slices"
-	"sync"
 	"testing"
 
 	"github.com/seipbot/seipbot/bot"
+	"github.com/seipbot/seipbot/bottest"
 	"github.com/seipbot/seipbot/plugins/smalltalk"
 )
-
-// recorder is a chat adapter that says the given lines and records the
-// answers.
-type recorder struct {
-	in   []*bot.Message
-	mu   sync.Mutex
-	sent []bot.Response
-}
-
-func (r *recorder) Name() string { return "test" }
-
-func (r *recorder) Run(ctx context.Context, in bot.Inbox) error {
-	for _, m := range r.in {
-		in.Receive(ctx, m)
-	}
-	return nil
-}
-
-func (r *recorder) Send(_ context.Context, resp bot.Response) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.sent = append(r.sent, resp)
-	return nil
-}
 
 // say runs a bot with the small talk plugin on one message and returns the
 // texts it answered.
@@ -46,13 +22,13 @@ func say(t *testing.T, m *bot.Message) []string {
 		t.Fatal(err)
 	}
 	m.Adapter = "test"
-	rec := &recorder{in: []*bot.Message{m}}
+	rec := bottest.NewAdapter("test", m)
 	b.AddAdapter(rec)
 	if err := b.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	var texts []string
-	for _, r := range rec.sent {
+	for _, r := range rec.Sent() {
 		texts = append(texts, r.Text)
 	}
 	return texts
@@ -99,15 +75,15 @@ func TestPickChoosesAmongAnswers(t *testing.T) {
 		if err := b.Use(&smalltalk.Plugin{Pick: func(int) int { return i }}); err != nil {
 			t.Fatal(err)
 		}
-		rec := &recorder{in: []*bot.Message{{Adapter: "test", Text: "ty", Direct: true, User: bot.User{ID: "test:a"}}}}
+		rec := bottest.NewAdapter("test", &bot.Message{Adapter: "test", Text: "ty", Direct: true, User: bot.User{ID: "test:a"}})
 		b.AddAdapter(rec)
 		if err := b.Run(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-		if len(rec.sent) != 1 {
-			t.Fatalf("Pick %d: got %d answers, want 1", i, len(rec.sent))
+		if len(rec.Sent()) != 1 {
+			t.Fatalf("Pick %d: got %d answers, want 1", i, len(rec.Sent()))
 		}
-		seen[rec.sent[0].Text] = true
+		seen[rec.Sent()[0].Text] = true
 	}
 	if len(seen) != 3 {
 		t.Errorf("three picks gave %d different answers, want 3", len(seen))

@@ -3,36 +3,12 @@ package worldtime
 import (
 	"context"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/seipbot/seipbot/bot"
+	"github.com/seipbot/seipbot/bottest"
 )
-
-// recorder is a chat adapter that says the given lines and records the
-// answers.
-type recorder struct {
-	in   []*bot.Message
-	mu   sync.Mutex
-	sent []bot.Response
-}
-
-func (r *recorder) Name() string { return "test" }
-
-func (r *recorder) Run(ctx context.Context, in bot.Inbox) error {
-	for _, m := range r.in {
-		in.Receive(ctx, m)
-	}
-	return nil
-}
-
-func (r *recorder) Send(_ context.Context, resp bot.Response) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.sent = append(r.sent, resp)
-	return nil
-}
 
 func TestTimeIn(t *testing.T) {
 	// Monday 5 January 2026, 14:04 UTC: winter in the north, summer in
@@ -72,13 +48,13 @@ func TestTimeIn(t *testing.T) {
 			if err := b.Use(&Plugin{Now: func() time.Time { return now }}); err != nil {
 				t.Fatal(err)
 			}
-			rec := &recorder{in: []*bot.Message{{Adapter: "test", Text: "time in " + tt.place, Direct: true, User: bot.User{ID: "test:a"}}}}
+			rec := bottest.NewAdapter("test", &bot.Message{Adapter: "test", Text: "time in " + tt.place, Direct: true, User: bot.User{ID: "test:a"}})
 			b.AddAdapter(rec)
 			if err := b.Run(context.Background()); err != nil {
 				t.Fatal(err)
 			}
 			var got []string
-			for _, r := range rec.sent {
+			for _, r := range rec.Sent() {
 				got = append(got, r.Text)
 			}
 			if !slices.Equal(got, []string{tt.want}) {

@@ -131,13 +131,28 @@ func (kr *Keyring) lookup(id keyID) *key {
 // unrelated keys, none of which reveals the current key or the others.
 // The subkey changes when the current key does.
 func (kr *Keyring) Derive(purpose string) []byte {
-	sub, err := hkdf.Key(sha256.New, kr.current().secret, nil, "seipbot "+purpose, keySize)
+	return derive(kr.current().secret, purpose)
+}
+
+func derive(secret []byte, purpose string) []byte {
+	sub, err := hkdf.Key(sha256.New, secret, nil, "seipbot "+purpose, keySize)
 	if err != nil {
 		// hkdf.Key fails only for lengths above 255 hash sizes; 32 bytes
 		// is far below, so this is a bug, not a condition to handle.
 		panic("sealed: derive: " + err.Error())
 	}
 	return sub
+}
+
+// DeriveAll returns the subkeys for purpose of every key in the keyring,
+// the current key's first, so that what was authenticated with a subkey of
+// an older key (an audit checkpoint) still checks during a rotation.
+func (kr *Keyring) DeriveAll(purpose string) [][]byte {
+	subs := make([][]byte, len(kr.keys))
+	for i := range kr.keys {
+		subs[i] = derive(kr.keys[i].secret, purpose)
+	}
+	return subs
 }
 
 // redacted is what a Keyring prints as.

@@ -329,6 +329,10 @@ func TestDerive(t *testing.T) {
 	if bytes.Equal(audit, ba.Derive("audit-checkpoint")) {
 		t.Fatal("Derive does not change with the current key")
 	}
+	all := ba.DeriveAll("audit-checkpoint")
+	if len(all) != 2 || !bytes.Equal(all[0], ba.Derive("audit-checkpoint")) || !bytes.Equal(all[1], audit) {
+		t.Fatal("DeriveAll does not give the current key's subkey first and then the older key's")
+	}
 }
 
 func Example() {

@@ -1,0 +1,374 @@
+// Package audit keeps seipbot's audit log: an append-only, hash-chained
+// record of every command (allowed or refused), approval, policy load and
+// key rotation, stored encrypted like all state, and its verifier.
+//
+// Each record carries the SHA-256 of the record before it, so a record
+// altered, removed or moved breaks the chain at that point. Records are
+// stored in segments, one per commit, under "audit/<first seq>"; the sealed
+// store binds each segment to its key, so moving one fails to open. After
+// each commit a head checkpoint ("audit-head/head") and, every
+// CheckpointEvery records, a lasting checkpoint ("audit-cp/<seq>") record
+// the sequence number and hash reached, with an HMAC from a key of the
+// keyring: a log cut short at its end no longer reaches its head.
+//
+// Records are written with group commit: Add hands a record to a channel
+// and returns, and one writer goroutine stores everything waiting as one
+// segment, so a command's dispatch never waits for the disk.
+package audit
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/seipbot/seipbot/store"
+)
+
+// Record is one audited event. Arguments of commands are as typed, except
+// those declared Secret, which read "[masked]".
+type Record struct {
+	Seq      uint64    `json:"seq"`
+	Time     time.Time `json:"time"`
+	Kind     string    `json:"kind"` // command, hear, policy, key
+	Identity string    `json:"identity,omitempty"`
+	Room     string    `json:"room,omitempty"`
+	Adapter  string    `json:"adapter,omitempty"`
+	Command  string    `json:"command,omitempty"`
+	Args     []Arg     `json:"args,omitempty"`
+	// Decision is allowed, denied or pending (held for approval).
+	Decision string `json:"decision,omitempty"`
+	// Result is "ok", or what the user was told when it was not.
+	Result     string `json:"result,omitempty"`
+	DurationMS int64  `json:"duration_ms"`
+	Detail     string `json:"detail,omitempty"`
+	// Prev is the hex SHA-256 of the previous record as stored; empty for
+	// the first.
+	Prev string `json:"prev"`
+}
+
+// Arg is one argument of an audited command.
+type Arg struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// Masked replaces the value of a secret argument.
+const Masked = "[masked]"
+
+const (
+	recordPrefix     = "audit/"
+	checkpointPrefix = "audit-cp/"
+	headKey          = "audit-head/head"
+)
+
+// recordKey is the key of the segment whose first record is seq; the
+// fixed width keeps keys in sequence order.
+func recordKey(prefix string, seq uint64) string {
+	return fmt.Sprintf("%s%020d", prefix, seq)
+}
+
+// checkpoint is a signed statement that the chain reached Seq with Hash.
+type checkpoint struct {
+	Seq  uint64    `json:"seq"`
+	Hash string    `json:"hash"`
+	Time time.Time `json:"time"`
+	MAC  string    `json:"mac"`
+}
+
+func (c checkpoint) mac(key []byte) string {
+	h := hmac.New(sha256.New, key)
+	fmt.Fprintf(h, "seipbot audit checkpoint\x00%d\x00%s", c.Seq, c.Hash)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// signedBy reports whether one of keys made c's MAC.
+func (c checkpoint) signedBy(keys [][]byte) bool {
+	for _, k := range keys {
+		if hmac.Equal([]byte(c.MAC), []byte(c.mac(k))) {
+			return true
+		}
+	}
+	return false
+}
+
+func hashOf(line []byte) string {
+	sum := sha256.Sum256(line)
+	return hex.EncodeToString(sum[:])
+}
+
+// Options configure a Log.
+type Options struct {
+	// Keys sign and check checkpoints: the first signs, every one checks,
+	// so checkpoints made before a key rotation still verify. Use the
+	// keyring's DeriveAll("audit"). Required.
+	Keys [][]byte
+	// Mirror, when set, receives each stored record as a JSON line.
+	Mirror io.Writer
+	Now    func() time.Time
+	Logger *slog.Logger
+	// BatchSize bounds the records in one segment. Default 512.
+	BatchSize int
+	// CheckpointEvery is the number of records between lasting
+	// checkpoints. Default 1000.
+	CheckpointEvery int
+	// Buffer is how many records may wait for the writer before Add
+	// blocks: records are never dropped. Default 4096.
+	Buffer int
+}
+
+// Log appends records to the audit log in a store.
+type Log struct {
+	st   store.Store
+	opts Options
+
+	in     chan item
+	mu     sync.RWMutex // guards closed against Add sending on a closed channel
+	closed bool
+	done   chan struct{}
+
+	// Owned by the writer goroutine once Open has returned.
+	seq      uint64
+	hash     string
+	sinceCkp int
+}
+
+// item is a record to write, or a flush request (done set).
+type item struct {
+	rec  Record
+	done chan struct{}
+}
+
+// New returns a Log on st. It does no I/O; Open starts it.
+func New(st store.Store, opts Options) (*Log, error) {
+	if len(opts.Keys) == 0 || len(opts.Keys[0]) == 0 {
+		return nil, errors.New("audit: no checkpoint key; pass the keyring's DeriveAll(\"audit\")")
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.BatchSize <= 0 {
+		opts.BatchSize = 512
+	}
+	if opts.CheckpointEvery <= 0 {
+		opts.CheckpointEvery = 1000
+	}
+	if opts.Buffer <= 0 {
+		opts.Buffer = 4096
+	}
+	return &Log{st: st, opts: opts, in: make(chan item, opts.Buffer), done: make(chan struct{})}, nil
+}
+
+// Open finds where the log ends and starts the writer. It fails when the
+// segment after the head checkpoint is damaged, since new records could
+// not then be chained to the old.
+func (l *Log) Open(ctx context.Context) error {
+	raw, err := l.st.Get(ctx, headKey)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+	case err != nil:
+		return fmt.Errorf("audit: read head: %w", err)
+	default:
+		var head checkpoint
+		if err := json.Unmarshal(raw, &head); err != nil {
+			return fmt.Errorf("audit: head checkpoint: %w", err)
+		}
+		l.seq, l.hash = head.Seq, head.Hash
+	}
+	// A crash between storing a segment and the head leaves segments
+	// beyond the head; chain on from the last of them.
+	for {
+		raw, err := l.st.Get(ctx, recordKey(recordPrefix, l.seq+1))
+		if errors.Is(err, store.ErrNotFound) {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("audit: the log is damaged after record %d (run \"seipbot audit verify\"): %w", l.seq, err)
+		}
+		err = eachLine(raw, func(r Record, line []byte) error {
+			l.seq, l.hash = r.Seq, hashOf(line)
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("audit: the log is damaged after record %d (run \"seipbot audit verify\"): %w", l.seq, err)
+		}
+	}
+	go l.write()
+	return nil
+}
+
+// Add queues r to be written, filling in its time if unset. It blocks only
+// while Buffer records wait for the writer. After Close it drops r and
+// logs that it did.
+func (l *Log) Add(r Record) {
+	if r.Time.IsZero() {
+		r.Time = l.opts.Now()
+	}
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if l.closed {
+		l.opts.Logger.Error("audit record after the log was closed", "kind", r.Kind, "command", r.Command, "identity", r.Identity)
+		return
+	}
+	l.in <- item{rec: r}
+}
+
+// Flush returns once every record added before it is stored.
+func (l *Log) Flush(ctx context.Context) error {
+	done := make(chan struct{})
+	l.mu.RLock()
+	if l.closed {
+		l.mu.RUnlock()
+		return nil
+	}
+	l.in <- item{done: done}
+	l.mu.RUnlock()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Close stores what is queued and stops the writer.
+func (l *Log) Close() error {
+	l.mu.Lock()
+	if !l.closed {
+		l.closed = true
+		close(l.in)
+	}
+	l.mu.Unlock()
+	<-l.done
+	return nil
+}
+
+// write is the writer goroutine: it takes whatever has queued up, to
+// BatchSize, and stores it as one segment.
+func (l *Log) write() {
+	defer close(l.done)
+	var batch []Record
+	var waiting []chan struct{}
+	for it := range l.in {
+		batch, waiting = collect(it, batch[:0], waiting[:0])
+	more:
+		for len(batch) < l.opts.BatchSize {
+			select {
+			case it, ok := <-l.in:
+				if !ok {
+					break more
+				}
+				batch, waiting = collect(it, batch, waiting)
+			default:
+				break more
+			}
+		}
+		if len(batch) > 0 {
+			l.commit(batch)
+		}
+		for _, d := range waiting {
+			close(d)
+		}
+	}
+}
+
+func collect(it item, batch []Record, waiting []chan struct{}) ([]Record, []chan struct{}) {
+	if it.done != nil {
+		return batch, append(waiting, it.done)
+	}
+	return append(batch, it.rec), waiting
+}
+
+// commit chains batch onto the log and stores it, then the checkpoints.
+// The writer has no caller to return an error to: a failure is logged, and
+// the chain does not advance, so the next segment takes the failed one's
+// place and the log stays whole.
+func (l *Log) commit(batch []Record) {
+	ctx := context.Background()
+	seq, hash := l.seq, l.hash
+	var seg []byte
+	start := len(seg)
+	lines := make([][]byte, 0, len(batch))
+	for i := range batch {
+		seq++
+		batch[i].Seq, batch[i].Prev = seq, hash
+		line, err := json.Marshal(&batch[i])
+		if err != nil {
+			l.opts.Logger.Error("audit: encode record", "err", err)
+			return
+		}
+		hash = hashOf(line)
+		seg = append(append(seg, line...), '\n')
+		lines = append(lines, seg[start:len(seg)])
+		start = len(seg)
+	}
+	if err := l.st.Put(ctx, recordKey(recordPrefix, l.seq+1), seg, 0); err != nil {
+		l.opts.Logger.Error("audit: records lost", "count", len(batch), "err", err)
+		return
+	}
+	l.seq, l.hash = seq, hash
+	ck := checkpoint{Seq: seq, Hash: hash, Time: l.opts.Now().UTC()}
+	ck.MAC = ck.mac(l.opts.Keys[0])
+	data, _ := json.Marshal(ck)
+	l.sinceCkp += len(batch)
+	if l.sinceCkp >= l.opts.CheckpointEvery {
+		if err := l.st.Put(ctx, recordKey(checkpointPrefix, seq), data, 0); err != nil {
+			l.opts.Logger.Error("audit: store checkpoint", "seq", seq, "err", err)
+		} else {
+			l.sinceCkp = 0
+		}
+	}
+	if err := l.st.Put(ctx, headKey, data, 0); err != nil {
+		l.opts.Logger.Error("audit: store head checkpoint", "seq", seq, "err", err)
+	}
+	if l.opts.Mirror != nil {
+		for _, line := range lines {
+			if _, err := l.opts.Mirror.Write(line); err != nil {
+				l.opts.Logger.Error("audit: mirror", "err", err)
+				break
+			}
+		}
+	}
+}
+
+// eachLine calls fn with every record of a segment and its line as
+// stored, without the newline, which is what the next record's Prev hashes.
+func eachLine(seg []byte, fn func(Record, []byte) error) error {
+	for len(seg) > 0 {
+		i := 0
+		for i < len(seg) && seg[i] != '\n' {
+			i++
+		}
+		line := seg[:i]
+		if i < len(seg) {
+			seg = seg[i+1:]
+		} else {
+			seg = nil
+		}
+		var r Record
+		if err := json.Unmarshal(line, &r); err != nil {
+			return fmt.Errorf("a record does not parse: %w", err)
+		}
+		if err := fn(r, line); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// seqOf reads the sequence number at the end of a key.
+func seqOf(key, prefix string) (uint64, bool) {
+	n, err := strconv.ParseUint(key[len(prefix):], 10, 64)
+	return n, err == nil
+}

@@ -1,0 +1,161 @@
+package bot_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/seipbot/seipbot/bot"
+	"github.com/seipbot/seipbot/bottest"
+	"github.com/seipbot/seipbot/store"
+	"github.com/seipbot/seipbot/store/memory"
+)
+
+// runOutbox runs o until every queued response is delivered.
+func runOutbox(t *testing.T, o *bot.Outbox) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- o.Run(ctx) }()
+	flushCtx, stop := context.WithTimeout(context.Background(), 20*time.Second)
+	defer stop()
+	if err := o.Flush(flushCtx); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+func say(room, text string) bot.Response { return bot.Response{Room: room, Text: text} }
+
+func TestOutboxRetriesInOrder(t *testing.T) {
+	a := bottest.NewAdapter("test")
+	var mu sync.Mutex
+	failures := 0
+	a.Fail = func(r bot.Response) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if failures < 3 { // the platform is down for the first three attempts
+			failures++
+			return errors.New("connection refused")
+		}
+		return nil
+	}
+	o := bot.NewOutbox(nil, nil, bot.Backoff{Min: time.Millisecond, Max: 4 * time.Millisecond})
+	o.AddAdapter(a)
+	for i := range 5 {
+		o.Send(context.Background(), say("#a", fmt.Sprint(i)))
+	}
+	runOutbox(t, o)
+	if got := fmt.Sprint(a.Texts()); got != "[0 1 2 3 4]" {
+		t.Errorf("delivered %s, want [0 1 2 3 4] in order", got)
+	}
+}
+
+func TestOutboxPermanentFailureIsDropped(t *testing.T) {
+	st := memory.New()
+	a := bottest.NewAdapter("test")
+	a.Fail = func(r bot.Response) error {
+		if r.Room == "#gone" {
+			return bot.Permanent(errors.New("channel_not_found"))
+		}
+		return nil
+	}
+	o := bot.NewOutbox(st, nil, bot.Backoff{Min: time.Millisecond})
+	o.AddAdapter(a)
+	ctx := context.Background()
+	if err := o.SendDurable(ctx, "x", say("#gone", "lost")); err != nil {
+		t.Fatal(err)
+	}
+	o.Send(ctx, say("#here", "kept"))
+	runOutbox(t, o)
+	if got := fmt.Sprint(a.Texts()); got != "[kept]" {
+		t.Errorf("delivered %s", got)
+	}
+	if keys := storedKeys(t, st); len(keys) != 0 {
+		t.Errorf("store still holds %v", keys)
+	}
+}
+
+func TestOutboxDurableItemsSurviveRestart(t *testing.T) {
+	st := memory.New()
+	ctx := context.Background()
+	// The first process stores two items and dies before delivering them.
+	first := bot.NewOutbox(st, nil, bot.Backoff{})
+	first.AddAdapter(bottest.NewAdapter("test"))
+	for _, id := range []string{"r1", "r2"} {
+		if err := first.SendDurable(ctx, id, say("#soc", "reminder "+id)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Sending with the same id again replaces the item, not adds one.
+	if err := first.SendDurable(ctx, "r2", say("#soc", "reminder r2")); err != nil {
+		t.Fatal(err)
+	}
+	if keys := storedKeys(t, st); len(keys) != 2 {
+		t.Fatalf("stored %v, want two items", keys)
+	}
+
+	a := bottest.NewAdapter("test")
+	second := bot.NewOutbox(st, nil, bot.Backoff{})
+	second.AddAdapter(a)
+	runOutbox(t, second)
+	if got := fmt.Sprint(a.Texts()); got != "[reminder r1 reminder r2]" {
+		t.Errorf("after restart delivered %s", got)
+	}
+	if keys := storedKeys(t, st); len(keys) != 0 {
+		t.Errorf("delivered items still stored: %v", keys)
+	}
+}
+
+func TestOutboxKeepsEachRoomsOrderWhileAnotherRoomWaits(t *testing.T) {
+	a := bottest.NewAdapter("test")
+	var mu sync.Mutex
+	stuck := 5
+	a.Fail = func(r bot.Response) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if r.Room == "#slow" && stuck > 0 {
+			stuck--
+			return errors.New("rate limited")
+		}
+		return nil
+	}
+	o := bot.NewOutbox(nil, nil, bot.Backoff{Min: time.Millisecond, Max: 2 * time.Millisecond})
+	o.AddAdapter(a)
+	ctx := context.Background()
+	o.Send(ctx, say("#slow", "s1"))
+	o.Send(ctx, say("#fast", "f1"))
+	o.Send(ctx, say("#slow", "s2"))
+	o.Send(ctx, say("#fast", "f2"))
+	runOutbox(t, o)
+	var slow, fast []string
+	for _, r := range a.Sent() {
+		if r.Room == "#slow" {
+			slow = append(slow, r.Text)
+		} else {
+			fast = append(fast, r.Text)
+		}
+	}
+	if fmt.Sprint(slow) != "[s1 s2]" || fmt.Sprint(fast) != "[f1 f2]" {
+		t.Errorf("slow %v, fast %v", slow, fast)
+	}
+}
+
+func storedKeys(t *testing.T, st store.Store) []string {
+	t.Helper()
+	var keys []string
+	err := st.Scan(context.Background(), "", func(k string, _ []byte) error {
+		keys = append(keys, k)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return keys
+}
