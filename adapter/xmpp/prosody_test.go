@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -317,9 +318,10 @@ func (h *human) admin(t *testing.T, payload string) {
 // botBackoff reconnects and rejoins quickly, so the tests wait little.
 var botBackoff = bot.Backoff{Min: 100 * time.Millisecond, Max: time.Second}
 
-func botOptions(p *prosody, room Room) Options {
+func botOptions(t *testing.T, p *prosody, room Room) Options {
 	return Options{
-		JID: botJID, Password: botPass, Address: p.addr(), CAFile: p.caFile,
+		Logger: slog.New(slog.NewTextHandler(t.Output(), nil)),
+		JID:    botJID, Password: botPass, Address: p.addr(), CAFile: p.caFile,
 		Nick: "seipbot", Rooms: []Room{room}, MaxLen: 300,
 		PingInterval: 5 * time.Second, PingTimeout: 5 * time.Second,
 		Backoff: botBackoff,
@@ -333,9 +335,7 @@ func TestConformance(t *testing.T) {
 	alice := newHuman(t, p, room)
 	adaptertest.Run(t, adaptertest.Harness{
 		NewAdapter: func(t *testing.T) bot.Adapter {
-			opts := botOptions(p, Room{JID: room})
-			opts.Logger = slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelInfo}))
-			a, err := New(opts)
+			a, err := New(botOptions(t, p, Room{JID: room}))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -363,4 +363,184 @@ func TestConformance(t *testing.T) {
 			}
 		},
 	})
+}
+
+// TestConnect logs in every way the adapter can, and checks that it
+// refuses a server it cannot verify and a wrong password.
+func TestConnect(t *testing.T) {
+	p := startProsody(t)
+	base := dialConfig{local: "seipbot", domain: "localhost", password: botPass, resource: "t",
+		address: p.addr(), tls: p.tlsConfig(), handle: func(*stanza) {}}
+	tests := []struct {
+		name    string
+		change  func(*dialConfig)
+		wantErr string // "" for success
+	}{
+		{"STARTTLS", func(*dialConfig) {}, ""},
+		{"direct TLS", func(c *dialConfig) {
+			c.directTLS, c.address = true, "127.0.0.1:"+strconv.Itoa(p.tlsPort)
+		}, ""},
+		// The server offers no PLAIN without TLS, and the client would not
+		// use it: this logs in with SCRAM-SHA-1.
+		{"plaintext", func(c *dialConfig) { c.plaintext = true }, ""},
+		{"untrusted certificate", func(c *dialConfig) { c.tls = &tls.Config{ServerName: "localhost"} }, "certificate"},
+		{"certificate for another name", func(c *dialConfig) {
+			c.tls = p.tlsConfig()
+			c.tls.ServerName = "example.com"
+		}, "certificate"},
+		{"wrong password", func(c *dialConfig) { c.password = "nope" }, errAuth.Error()},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := base
+			tt.change(&c)
+			ctx, cancel := context.WithTimeout(context.Background(), adaptertest.Timeout)
+			defer cancel()
+			s, err := dial(ctx, c)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("dial = %v; want an error about %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.bye()
+			if s.jid != "seipbot@localhost/t" {
+				t.Errorf("bound %q", s.jid)
+			}
+			if err := s.ping(ctx, adaptertest.Timeout, ""); err != nil {
+				t.Errorf("ping: %v", err)
+			}
+		})
+	}
+}
+
+// TestRoomLife joins a room with a password whose history holds a command,
+// which must not run, and rejoins after being kicked.
+func TestRoomLife(t *testing.T) {
+	p := startProsody(t)
+	const room = "ir@conference.localhost"
+	alice := newHuman(t, p, room)
+	alice.admin(t, `<query xmlns='http://jabber.org/protocol/muc#owner'><x xmlns='jabber:x:data' type='submit'>`+
+		`<field var='FORM_TYPE'><value>http://jabber.org/protocol/muc#roomconfig</value></field>`+
+		`<field var='muc#roomconfig_passwordprotectedroom'><value>1</value></field>`+
+		`<field var='muc#roomconfig_roomsecret'><value>letmein</value></field></x></query>`)
+	ctx := t.Context()
+	if cond := joinAs(t, p, room, "wrong"); cond != "not-authorized" {
+		t.Fatalf("joining with a wrong password: %q; want not-authorized, so the room has a password", cond)
+	}
+	if err := alice.Say(ctx, "seipbot: echo replayed"); err != nil {
+		t.Fatal(err)
+	}
+
+	a, err := New(botOptions(t, p, Room{JID: room, Password: "letmein"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := bot.New(bot.Options{Outbox: bot.NewOutbox(nil, nil, botBackoff)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Use(echoPlugin{}); err != nil {
+		t.Fatal(err)
+	}
+	b.AddAdapter(a)
+	runCtx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- b.Run(runCtx) }()
+	t.Cleanup(func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	})
+
+	got := askUntilAnswered(t, alice, "ready")
+	alice.admin(t, `<query xmlns='http://jabber.org/protocol/muc#admin'><item nick='seipbot' role='none'/></query>`)
+	got = append(got, askUntilAnswered(t, alice, "back")...)
+	for _, r := range got {
+		if strings.Contains(r.Text, "replayed") {
+			t.Errorf("the bot ran a command from the room's history: %+v", r)
+		}
+	}
+}
+
+// joinAs tries to join room with password as a second connection of the
+// bot's account, and returns the error condition the room answers, or ""
+// once in.
+func joinAs(t *testing.T, p *prosody, room, password string) string {
+	t.Helper()
+	answer := make(chan *stanza, 1)
+	s, err := dial(t.Context(), dialConfig{local: "seipbot", domain: "localhost", password: botPass, resource: "probe",
+		address: p.addr(), tls: p.tlsConfig(), handle: func(st *stanza) {
+			if from, nick := bareAndResource(st.From); st.XMLName.Local == "presence" && from == room && nick == "probe" {
+				select {
+				case answer <- st:
+				default: // only the first answer counts
+				}
+			}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.bye()
+	if err := s.write(joinPresence{To: room + "/probe", X: mucJoin{Password: password}}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case st := <-answer:
+		return st.condition()
+	case <-time.After(adaptertest.Timeout):
+		t.Fatal("the room did not answer the join")
+		return ""
+	}
+}
+
+// askUntilAnswered says "seipbot: echo WORD-n" every few seconds until the
+// bot echoes one, and returns everything alice received meanwhile.
+func askUntilAnswered(t *testing.T, h *human, word string) []adaptertest.Received {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*adaptertest.Timeout)
+	defer cancel()
+	var got []adaptertest.Received
+	for n := 0; ; n++ {
+		token := word + "-" + strconv.Itoa(n)
+		if err := h.Say(ctx, "seipbot: echo "+token); err != nil {
+			t.Fatal(err)
+		}
+		wait, cancelWait := context.WithTimeout(ctx, 2*time.Second)
+		for {
+			r, err := h.Next(wait)
+			if err != nil {
+				break
+			}
+			got = append(got, r)
+			if strings.HasPrefix(r.Text, word+"-") {
+				cancelWait()
+				return got
+			}
+		}
+		cancelWait()
+		if ctx.Err() != nil {
+			t.Fatalf("the bot never answered %q; received %+v", word, got)
+		}
+	}
+}
+
+// echoPlugin says its argument back.
+type echoPlugin struct{}
+
+func (echoPlugin) Name() string { return "echo" }
+
+func (echoPlugin) Register(r *bot.Registry) error {
+	r.Command(bot.Command{
+		Words: "echo", Help: "say the text back",
+		Args: []bot.Arg{{Name: "text", Kind: bot.Rest}},
+		Handler: bot.HandlerFunc(func(ctx context.Context, w bot.Responder, m *bot.Message) error {
+			return w.Reply(ctx, m.Args.String("text"))
+		}),
+	})
+	return nil
 }
