@@ -55,6 +55,7 @@ func TestLoadFiles(t *testing.T) {
 		{"access", false},
 		{"access_errors", true},
 		{"access_shape", true},
+		{"xmpp_errors", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.fixture, func(t *testing.T) {
@@ -140,6 +141,10 @@ func TestRedactedRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg.SecretKey = "" // an empty secret prints as itself, so it round-trips
+	// A required secret cannot be empty; given the text it prints as, it
+	// round-trips too.
+	cfg.Adapters.XMPP.Password = "[redacted]"
+	cfg.Adapters.XMPP.Rooms[1].Password = "[redacted]"
 	out, err := cfg.Redacted()
 	if err != nil {
 		t.Fatal(err)

@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/seipbot/seipbot/adapter/shell"
+	"github.com/seipbot/seipbot/adapter/xmpp"
 	"github.com/seipbot/seipbot/bot"
 	"github.com/seipbot/seipbot/config"
 	"github.com/seipbot/seipbot/store/memory"
@@ -50,7 +52,7 @@ func (c *cli) runBot(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if cfg.Adapters.Shell == nil {
+	if cfg.Adapters.Shell == nil && cfg.Adapters.XMPP == nil {
 		return bot.ErrNoAdapter
 	}
 	a, err := c.open(cfg, false, "")
@@ -58,13 +60,39 @@ func (c *cli) runBot(ctx context.Context, args []string) error {
 		return err
 	}
 	defer closeQuietly(a.st, a.log)
-	sh := cfg.Adapters.Shell
-	if sh.User == "" {
-		sh.User = defaultUser()
+	if sh := cfg.Adapters.Shell; sh != nil {
+		if sh.User == "" {
+			sh.User = defaultUser()
+		}
+		a.bot.AddAdapter(shell.New(shell.Options{In: c.stdin, Out: c.stdout, User: sh.User, Room: sh.Room}))
 	}
-	a.bot.AddAdapter(shell.New(shell.Options{In: c.stdin, Out: c.stdout, User: sh.User, Room: sh.Room}))
+	if x := cfg.Adapters.XMPP; x != nil {
+		xa, err := newXMPP(cfg.Name, x, a.log)
+		if err != nil {
+			return err
+		}
+		a.bot.AddAdapter(xa)
+	}
 	a.log.Info("seipbot running", "version", version, "adapters", a.bot.Adapters())
 	return a.run(ctx)
+}
+
+// newXMPP makes the XMPP adapter from its section; the bot's name is its
+// nick unless the section names another.
+func newXMPP(name string, x *config.XMPP, log *slog.Logger) (*xmpp.Adapter, error) {
+	opts := xmpp.Options{
+		JID: x.JID, Password: x.Password.Reveal(), Address: x.Address,
+		DirectTLS: x.DirectTLS, Plaintext: x.InsecurePlaintext, CAFile: x.CAFile,
+		Nick: x.Nick, MaxLen: x.MaxLength, PingInterval: time.Duration(x.PingInterval),
+		Logger: log,
+	}
+	if opts.Nick == "" {
+		opts.Nick = name
+	}
+	for _, r := range x.Rooms {
+		opts.Rooms = append(opts.Rooms, xmpp.Room{JID: r.JID, Password: r.Password.Reveal()})
+	}
+	return xmpp.New(opts)
 }
 
 // open opens the store and wires the bot; createKey lets the shell make
