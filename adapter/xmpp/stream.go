@@ -325,8 +325,9 @@ func (s *session) starttls(ctx context.Context, conf *tls.Config) error {
 // SCRAM never sends the password and proves the server knows it too, so it
 // is preferred and allowed without TLS; PLAIN sends the password and is used
 // only over TLS. The -PLUS variants are skipped: we announce "n" (no channel
-// binding), which servers accept alongside -PLUS; announcing "y" is what
-// makes Prosody 0.12 reject go-xmpp's SCRAM as a downgrade.
+// binding), which servers accept alongside -PLUS, whereas "y" (supported
+// but believed absent on the server) is rejected as a downgrade by a server
+// that offers -PLUS.
 func chooseMechanism(offered []string, secure bool) (string, error) {
 	for _, m := range []string{"SCRAM-SHA-256", "SCRAM-SHA-1", "PLAIN"} {
 		if m == "PLAIN" && !secure {

@@ -9,9 +9,9 @@
 // SCRAM-SHA-256, SCRAM-SHA-1 and PLAIN, resource binding, presence, MUC
 // (XEP-0045), delayed delivery (XEP-0203) and ping (XEP-0199). That is a few
 // hundred lines, and it keeps two things in our hands that the libraries
-// got wrong or make hard: github.com/xmppo/go-xmpp v0.4.1 announces channel
-// binding support in SCRAM ("y") and so fails against Prosody 0.12 ("Invalid
-// channel binding value"), leaving PLAIN as the only way in; and
+// got wrong or make hard: github.com/xmppo/go-xmpp v0.4.1 fails SCRAM
+// against Prosody 0.12 ("Invalid channel binding value"), leaving PLAIN as
+// the only way in; and
 // mellium.im/xmpp v0.22.0, well designed but idle since 2024, would bring a
 // module tree and its own session and multiplexing model for the same few
 // stanzas. Here SCRAM sends "n" (no channel binding) and is tested against
