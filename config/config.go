@@ -177,6 +177,7 @@ type Adapters struct {
 	Shell *Shell `yaml:"shell,omitempty"`
 	IRC   *IRC   `yaml:"irc,omitempty"`
 	Slack *Slack `yaml:"slack,omitempty"`
+	XMPP  *XMPP  `yaml:"xmpp,omitempty"`
 }
 
 // Slack connects the bot to a Slack workspace as a Slack app (the app's
@@ -257,6 +258,41 @@ func (c *IRC) Keys() map[string]string {
 		}
 	}
 	return keys
+}
+
+// XMPP logs in to an XMPP server as a client and joins multi-user chat
+// rooms. TLS with certificate verification is always on unless
+// insecure_plaintext says otherwise.
+type XMPP struct {
+	// JID is the bot's account, a bare JID such as seipbot@example.com.
+	JID      string `yaml:"jid"`
+	Password Secret `yaml:"password"`
+	// Address is the server's host:port; empty means the JID's domain on
+	// port 5222 (5223 with direct_tls).
+	Address string `yaml:"address"`
+	// DirectTLS starts TLS at once rather than with STARTTLS.
+	DirectTLS bool `yaml:"direct_tls"`
+	// CAFile is a PEM file of CA certificates to trust instead of the
+	// system's, for a server with a private CA.
+	CAFile string `yaml:"ca_file"`
+	// InsecurePlaintext connects without TLS (SCRAM only, never PLAIN):
+	// only for a server on loopback or behind a tunnel.
+	InsecurePlaintext bool `yaml:"insecure_plaintext"`
+	// Nick is the bot's nickname in rooms; empty means name.
+	Nick string `yaml:"nick"`
+	// Rooms are the rooms to join; they come from the file only.
+	Rooms []XMPPRoom `yaml:"rooms"`
+	// MaxLength is the most bytes in one message; longer replies are
+	// split. 0 means 4000.
+	MaxLength int `yaml:"max_length"`
+	// PingInterval is how often an idle connection is checked; 0 means 1m.
+	PingInterval Duration `yaml:"ping_interval"`
+}
+
+// XMPPRoom is a MUC room to join, with its password if it has one.
+type XMPPRoom struct {
+	JID      string `yaml:"jid"`
+	Password Secret `yaml:"password"`
 }
 
 // Command is a canned command: when a user says Command, the bot answers

@@ -35,6 +35,11 @@ func TestEnvOverrides(t *testing.T) {
 		{"adapter keeps the file's other settings", valid, []string{"SEIPBOT_ADAPTERS_SHELL_ROOM=#ir"},
 			func(c *Config) bool { return *c.Adapters.Shell == Shell{User: "alice", Room: "#ir"} }},
 		{"adapter stays off without variables", "", []string{"SEIPBOT_NAME=x"}, func(c *Config) bool { return c.Adapters.Shell == nil }},
+		{"xmpp from the environment, rooms from the file", valid, []string{"SEIPBOT_ADAPTERS_XMPP_PASSWORD=s3cret", "SEIPBOT_ADAPTERS_XMPP_DIRECT_TLS=true"},
+			func(c *Config) bool {
+				x := c.Adapters.XMPP
+				return x.Password.Reveal() == "s3cret" && x.DirectTLS && x.JID == "seipbot@example.com" && len(x.Rooms) == 2
+			}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

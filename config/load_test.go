@@ -60,6 +60,7 @@ func TestLoadFiles(t *testing.T) {
 		{"slack", false},
 		{"slack_errors", true},
 		{"slack_socket_errors", true},
+		{"xmpp_errors", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.fixture, func(t *testing.T) {
@@ -149,6 +150,8 @@ func TestRedactedRoundTrip(t *testing.T) {
 	cfg.SecretKey = ""
 	cfg.Adapters.IRC.Password = "[redacted]"
 	cfg.Adapters.IRC.ChannelKeys = ""
+	cfg.Adapters.XMPP.Password = "[redacted]"
+	cfg.Adapters.XMPP.Rooms[1].Password = "[redacted]"
 	out, err := cfg.Redacted()
 	if err != nil {
 		t.Fatal(err)

@@ -112,7 +112,61 @@ func (c *Config) Validate() error {
 		bad("plugins.admin_room: is set but plugins.dir is empty; set the plugins folder or remove admin_room")
 	}
 	c.validateSecops(bad)
+	if c.Adapters.XMPP != nil {
+		errs = append(errs, c.Adapters.XMPP.validate()...)
+	}
 	return errors.Join(errs...)
+}
+
+// bareJID is local@domain without a resource, as accounts and rooms are
+// written.
+var bareJID = regexp.MustCompile(`^[^@/\s]+@[^@/\s]+$`)
+
+func (x *XMPP) validate() []error {
+	var errs []error
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("adapters.xmpp."+format, args...))
+	}
+	switch {
+	case x.JID == "":
+		bad("jid: is empty; set the bot's account, such as seipbot@example.com")
+	case !bareJID.MatchString(x.JID):
+		bad("jid: %q is not a bare JID; write the account as user@domain, such as seipbot@example.com", x.JID)
+	}
+	if x.Password == "" {
+		bad("password: is empty; set it here or in SEIPBOT_ADAPTERS_XMPP_PASSWORD_FILE")
+	}
+	if x.Address != "" {
+		if _, port, err := net.SplitHostPort(x.Address); err != nil || port == "" {
+			bad("address: %q is not host:port; write it as xmpp.example.com:5222, or leave it empty to use the JID's domain", x.Address)
+		}
+	}
+	if x.InsecurePlaintext && x.DirectTLS {
+		bad("insecure_plaintext: cannot be on with direct_tls; turn one off")
+	}
+	if x.InsecurePlaintext && x.CAFile != "" {
+		bad("ca_file: has no use without TLS; remove it or turn insecure_plaintext off")
+	}
+	seen := make(map[string]int)
+	for i, r := range x.Rooms {
+		switch first, dup := seen[r.JID]; {
+		case r.JID == "":
+			bad("rooms[%d].jid: is empty; set the room, such as soc@conference.example.com", i)
+		case !bareJID.MatchString(r.JID):
+			bad("rooms[%d].jid: %q is not a room JID; write it as room@service, such as soc@conference.example.com", i, r.JID)
+		case dup:
+			bad("rooms[%d].jid: %q is already listed as rooms[%d]; remove one", i, r.JID, first)
+		default:
+			seen[r.JID] = i
+		}
+	}
+	if x.MaxLength < 0 || x.MaxLength > 0 && x.MaxLength < 64 {
+		bad("max_length: %d is too small to hold a line; use 0 for the default or at least 64", x.MaxLength)
+	}
+	if x.PingInterval < 0 {
+		bad("ping_interval: %s is negative; use 0 for the default or a duration such as 1m", x.PingInterval)
+	}
+	return errs
 }
 
 // permissionPattern is a permission or a pattern of them: dot-separated

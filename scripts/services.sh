@@ -14,6 +14,11 @@ ensure_pkg ngircd ngircd
 SEIPBOT_TEST_NGIRCD=$(command -v ngircd || echo /usr/sbin/ngircd)
 export SEIPBOT_TEST_NGIRCD
 
+# Prosody: the XMPP adapter's tests start their own servers too, on free
+# loopback ports; scripts/prosody.sh installs it and exports its path.
+# shellcheck source=scripts/prosody.sh
+. scripts/prosody.sh
+
 # nmap: the scan/nmap tests run it against 127.0.0.1.
 ensure_pkg nmap nmap
 

@@ -9,6 +9,7 @@ import (
 	"github.com/seipbot/seipbot/adapter/irc"
 	"github.com/seipbot/seipbot/adapter/shell"
 	"github.com/seipbot/seipbot/adapter/slack"
+	"github.com/seipbot/seipbot/adapter/xmpp"
 	"github.com/seipbot/seipbot/bot"
 	"github.com/seipbot/seipbot/config"
 	"github.com/seipbot/seipbot/store/memory"
@@ -111,7 +112,32 @@ func (c *cli) adapters(cfg *config.Config, log *slog.Logger) ([]bot.Adapter, err
 		}
 		list = append(list, a)
 	}
+	if x := cfg.Adapters.XMPP; x != nil {
+		a, err := newXMPP(cfg.Name, x, log)
+		if err != nil {
+			return nil, err
+		}
+		list = append(list, a)
+	}
 	return list, nil
+}
+
+// newXMPP makes the XMPP adapter from its section; the bot's name is its
+// nick unless the section names another.
+func newXMPP(name string, x *config.XMPP, log *slog.Logger) (*xmpp.Adapter, error) {
+	opts := xmpp.Options{
+		JID: x.JID, Password: x.Password.Reveal(), Address: x.Address,
+		DirectTLS: x.DirectTLS, Plaintext: x.InsecurePlaintext, CAFile: x.CAFile,
+		Nick: x.Nick, MaxLen: x.MaxLength, PingInterval: time.Duration(x.PingInterval),
+		Logger: log,
+	}
+	if opts.Nick == "" {
+		opts.Nick = name
+	}
+	for _, r := range x.Rooms {
+		opts.Rooms = append(opts.Rooms, xmpp.Room{JID: r.JID, Password: r.Password.Reveal()})
+	}
+	return xmpp.New(opts)
 }
 
 // open opens the store and wires the bot; createKey lets the shell make
