@@ -153,7 +153,10 @@ func (a *Approvals) Middleware(next bot.Handler) bot.Handler {
 			}
 		}
 		return &bot.UserError{Msg: fmt.Sprintf("%q needs the approval of %s holding the role %s: ask them to say \"approve %s\" (or \"deny %s\") before %s.",
-			pending.Command, people(pending.Needed-len(pending.Approvers)), pending.Role, pending.ID, pending.ID, pending.Expires.Format("15:04 MST")), Err: bot.ErrPendingApproval}
+			pending.Command, people(pending.Needed-len(pending.Approvers)), pending.Role, pending.ID, pending.ID, pending.Expires.Format("15:04 MST")),
+			Err:     bot.ErrPendingApproval,
+			Buttons: []bot.Button{{Label: "Approve", Value: "approve " + pending.ID}, {Label: "Deny", Value: "deny " + pending.ID}},
+		}
 	})
 }
 

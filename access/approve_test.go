@@ -167,6 +167,18 @@ func TestSelfApprovalIsRefused(t *testing.T) {
 	c, sc, stop := approvalBot(t, 1, nil)
 	c.say("ada", "scan ports 10.0.0.2") // an admin needs approval too
 	id := c.await(t, strings.ReplaceAll(requestID, "%s", `10\.0\.0\.2`))[1]
+	// The request offers its answers as buttons, for adapters that have them.
+	c.mu.Lock()
+	var buttons []bot.Button
+	for _, r := range c.sent {
+		if len(r.Buttons) > 0 {
+			buttons = r.Buttons
+		}
+	}
+	c.mu.Unlock()
+	if len(buttons) != 2 || buttons[0].Value != "approve "+id || buttons[1].Value != "deny "+id {
+		t.Errorf("the request offered buttons %+v", buttons)
+	}
 	c.say("ada", "approve "+id)
 	c.await(t, "You cannot approve your own request; ask someone else holding the role admin.")
 	c.say("ann", "approve "+id)

@@ -39,6 +39,9 @@ func Chain(h Handler, mw ...Middleware) Handler {
 type UserError struct {
 	Msg string
 	Err error // optional cause, logged but not shown
+	// Buttons, on adapters that render them, offer the answers the message
+	// asks for ("approve 7k2m"); elsewhere the message says them in words.
+	Buttons []Button
 }
 
 func (e *UserError) Error() string { return e.Msg }

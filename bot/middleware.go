@@ -30,7 +30,12 @@ func (b *Bot) report(next Handler) Handler {
 			return nil
 		}
 		var ue *UsageError
+		var withButtons *UserError
 		switch msg, ok := userMessage(err); {
+		case ok && errors.As(err, &withButtons) && len(withButtons.Buttons) > 0:
+			r := ReplyTo(m, msg)
+			r.Buttons = withButtons.Buttons
+			_ = w.Send(replyCtx, r)
 		case ok:
 			_ = w.Reply(replyCtx, msg)
 		case errors.As(err, &ue):
