@@ -57,6 +57,8 @@ func TestLoadFiles(t *testing.T) {
 		{"access_shape", true},
 		{"ingest", false},
 		{"ingest_errors", true},
+		{"key_provider", false},
+		{"key_provider_errors", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.fixture, func(t *testing.T) {
