@@ -45,6 +45,9 @@ type Config struct {
 	// SecretKey is one or more comma-separated keys that encrypt state at
 	// rest and on the bus; more than one lets keys rotate without downtime.
 	SecretKey Secret `yaml:"secret_key"`
+	// SecretKeyProvider, when set, is where the keyring comes from instead
+	// of secret_key, so that the keys are nowhere in the clear.
+	SecretKeyProvider *SecretKeyProvider `yaml:"secret_key_provider,omitempty"`
 	// Rooms, when not empty, are the only rooms the bot answers in.
 	Rooms []string `yaml:"rooms"`
 	// CommandTimeout bounds how long one command may run.
@@ -77,6 +80,21 @@ type Config struct {
 	// shell" treats its user as the owner with every permission.
 	Access *Access `yaml:"access,omitempty"`
 	Audit  Audit   `yaml:"audit"`
+}
+
+// SecretKeyProvider keeps the keyring in a file sealed under a key held
+// by a key management service; "seipbot keygen --kms" writes the file.
+type SecretKeyProvider struct {
+	// Kind is the service; aws-kms is the only one.
+	Kind string `yaml:"kind"`
+	// KeyID is the KMS key: a key id, key ARN, alias name or alias ARN.
+	KeyID string `yaml:"key_id"`
+	// Region is the key's AWS region; empty uses AWS_REGION.
+	Region string `yaml:"region"`
+	// Endpoint replaces KMS's URL, for a VPC endpoint; empty uses KMS's.
+	Endpoint string `yaml:"endpoint"`
+	// KeyringFile is the sealed keyring.
+	KeyringFile string `yaml:"keyring_file"`
 }
 
 // Access is who may run what, where, and with whose approval. Its groups,

@@ -34,6 +34,12 @@ func TestEnvOverrides(t *testing.T) {
 			func(c *Config) bool { return c.Adapters.Shell != nil && c.Adapters.Shell.User == "bob" }},
 		{"adapter keeps the file's other settings", valid, []string{"SEIPBOT_ADAPTERS_SHELL_ROOM=#ir"},
 			func(c *Config) bool { return *c.Adapters.Shell == Shell{User: "alice", Room: "#ir"} }},
+		{"key provider from variables alone", "", []string{
+			"SEIPBOT_SECRET_KEY_PROVIDER_KIND=aws-kms", "SEIPBOT_SECRET_KEY_PROVIDER_KEY_ID=alias/seipbot",
+			"SEIPBOT_SECRET_KEY_PROVIDER_KEYRING_FILE=/data/keyring.kms.json",
+		}, func(c *Config) bool {
+			return *c.SecretKeyProvider == SecretKeyProvider{Kind: "aws-kms", KeyID: "alias/seipbot", KeyringFile: "/data/keyring.kms.json"} && c.SecretKey == ""
+		}},
 		{"adapter stays off without variables", "", []string{"SEIPBOT_NAME=x"}, func(c *Config) bool { return c.Adapters.Shell == nil }},
 		{"xmpp from the environment, rooms from the file", valid, []string{"SEIPBOT_ADAPTERS_XMPP_PASSWORD=s3cret", "SEIPBOT_ADAPTERS_XMPP_DIRECT_TLS=true"},
 			func(c *Config) bool {

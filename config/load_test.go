@@ -61,6 +61,8 @@ func TestLoadFiles(t *testing.T) {
 		{"slack_errors", true},
 		{"slack_socket_errors", true},
 		{"xmpp_errors", true},
+		{"key_provider", false},
+		{"key_provider_errors", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.fixture, func(t *testing.T) {

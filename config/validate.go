@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"net"
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -66,6 +67,12 @@ func (c *Config) Validate() error {
 		bad("store.kind: %q is not a store kind; use bolt or memory", c.Store.Kind)
 	}
 
+	if c.SecretKeyProvider != nil {
+		if c.SecretKey != "" {
+			bad("secret_key: is set together with secret_key_provider, so the keyring would have two sources; remove one (SEIPBOT_SECRET_KEY and SEIPBOT_SECRET_KEY_FILE set secret_key too)")
+		}
+		errs = append(errs, c.SecretKeyProvider.validate()...)
+	}
 	if c.Adapters.IRC != nil {
 		errs = append(errs, c.Adapters.IRC.validate()...)
 	}
@@ -272,6 +279,28 @@ func checkReply(reply string) error {
 		return fmt.Errorf("%v; fix the template (see the text/template syntax)", err)
 	}
 	return nil
+}
+
+func (p *SecretKeyProvider) validate() []error {
+	var errs []error
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("secret_key_provider."+format, args...))
+	}
+	if p.Kind != "aws-kms" {
+		bad("kind: %q is not a key provider; use aws-kms", p.Kind)
+	}
+	if p.KeyID == "" {
+		bad("key_id: is empty; set the KMS key, such as alias/seipbot or its ARN")
+	}
+	if p.Endpoint != "" {
+		if u, err := url.Parse(p.Endpoint); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			bad("endpoint: %q is not a URL; set it such as https://vpce-0123-abcd.kms.eu-central-1.vpce.amazonaws.com, or leave it empty for KMS's own", p.Endpoint)
+		}
+	}
+	if p.KeyringFile == "" {
+		bad("keyring_file: is empty; set the file that holds the sealed keyring, such as /data/keyring.kms.json")
+	}
+	return errs
 }
 
 var ircAuths = []string{"", "sasl-plain", "sasl-external", "nickserv"}

@@ -61,7 +61,7 @@ func (c *cli) auditCmd(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	kr, st, err := c.openData(cfg, true)
+	kr, st, err := c.openData(ctx, cfg, true)
 	if err != nil {
 		return err
 	}
@@ -84,9 +84,9 @@ func (c *cli) auditCmd(ctx context.Context, args []string) error {
 // openData opens the store with the configured key or, when shellKey is
 // set, with the key the shell made for itself if there is one. It never
 // makes a key: a new key would only show an empty store.
-func (c *cli) openData(cfg *config.Config, shellKey bool) (*sealed.Keyring, *sealed.Store, error) {
+func (c *cli) openData(ctx context.Context, cfg *config.Config, shellKey bool) (*sealed.Keyring, *sealed.Store, error) {
 	_, statErr := os.Stat(filepath.Join(cfg.DataDir, keyFile))
-	kr, err := c.keyring(cfg, shellKey && statErr == nil)
+	kr, err := c.keyring(ctx, cfg, shellKey && statErr == nil)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -141,6 +141,8 @@ func TestCommands(t *testing.T) {
 		{"unknown", []string{"frob"}, nil, 2, "", `"frob" is not a seipbot command`},
 		{"version", []string{"version"}, nil, 0, "seipbot dev", ""},
 		{"keygen", []string{"keygen"}, nil, 0, "seipbot1:", ""},
+		{"keygen --kms without a provider", []string{"keygen", "--kms"}, nil, 2, "", "--kms needs secret_key_provider"},
+		{"keygen --drop-old without --kms", []string{"keygen", "--drop-old"}, nil, 2, "", "--drop-old and --config go with --kms"},
 		{"shell help", []string{"shell", "--help"}, nil, 0, "", "--room"},
 		{"bad flag", []string{"shell", "--rooom", "x"}, nil, 2, "", "flag provided but not defined"},
 		{"run without adapter", []string{"run"}, []string{"SEIPBOT_SECRET_KEY=x"}, 1, "", "no chat adapter is configured"},

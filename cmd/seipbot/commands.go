@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/seipbot/seipbot/adapter/irc"
@@ -34,7 +35,7 @@ func (c *cli) shell(ctx context.Context, args []string) error {
 		*userName = defaultUser()
 	}
 	interactive := isTerminal(c.stdin)
-	a, err := c.open(cfg, true, "shell:"+*userName)
+	a, err := c.open(ctx, cfg, true, "shell:"+*userName)
 	if err != nil {
 		return err
 	}
@@ -61,7 +62,7 @@ func (c *cli) runBot(ctx context.Context, args []string) error {
 	if len(adapters) == 0 {
 		return bot.ErrNoAdapter
 	}
-	a, err := c.open(cfg, false, "")
+	a, err := c.open(ctx, cfg, false, "")
 	if err != nil {
 		return err
 	}
@@ -143,9 +144,9 @@ func newXMPP(name string, x *config.XMPP, log *slog.Logger) (*xmpp.Adapter, erro
 // open opens the store and wires the bot; createKey lets the shell make
 // its own key, and owner is the identity that owns a bot without an access
 // policy.
-func (c *cli) open(cfg *config.Config, createKey bool, owner string) (*app, error) {
+func (c *cli) open(ctx context.Context, cfg *config.Config, createKey bool, owner string) (*app, error) {
 	log := c.logger(cfg)
-	kr, err := c.keyring(cfg, createKey)
+	kr, err := c.keyring(ctx, cfg, createKey)
 	if err != nil {
 		return nil, err
 	}
@@ -205,15 +206,66 @@ func wireDry(cfg *config.Config, log *slog.Logger) (*app, error) {
 	return wire(cfg, sealed.New(memory.New(), kr), "memory", log, wiring{keys: kr})
 }
 
-func (c *cli) keygen(_ context.Context, args []string) error {
-	if err := parse(c.flags("keygen", "keygen"), args); err != nil {
+func (c *cli) keygen(ctx context.Context, args []string) error {
+	fs := c.flags("keygen", "keygen [--kms [--drop-old] [--config FILE]]")
+	useKMS := fs.Bool("kms", false, "add the new key to the keyring file of secret_key_provider instead of printing it; the key is never shown")
+	dropOld := fs.Bool("drop-old", false, "with --kms: make no key, keep only the current one; run it only after \"seipbot reencrypt\", since what the old keys sealed can no longer be read")
+	configFile := fs.String("config", "", "with --kms: the configuration file (YAML) that sets secret_key_provider; SEIPBOT_* variables override it")
+	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if !*useKMS {
+		if *dropOld || *configFile != "" {
+			return usageError{"--drop-old and --config go with --kms"}
+		}
+		k, err := sealed.NewKey()
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(c.stdout, k)
+		return nil
+	}
+	cfg, err := c.load(commonFlags{config: *configFile})
+	if err != nil {
+		return err
+	}
+	if cfg.SecretKeyProvider == nil {
+		return usageError{"--kms needs secret_key_provider in the configuration (--config) or SEIPBOT_SECRET_KEY_PROVIDER_* variables; see docs/deploy.md"}
+	}
+	return c.keygenKMS(ctx, cfg.SecretKeyProvider, *dropOld)
+}
+
+// keygenKMS adds a new key in front of the keyring in the provider's file,
+// or with dropOld keeps only the current one. It prints key ids and never
+// a key, so that the keys exist only sealed in the file.
+func (c *cli) keygenKMS(ctx context.Context, cfg *config.SecretKeyProvider, dropOld bool) error {
+	p, err := keyProvider(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	if dropOld {
+		kr, err := p.DropOld(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(c.stdout, "The keyring in %s now holds only key %s.\nRestart the bot so it lets go of the old keys.\n", p.Path, kr.IDs()[0])
+		return nil
 	}
 	k, err := sealed.NewKey()
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(c.stdout, k)
+	kr, err := p.Rotate(ctx, k)
+	if err != nil {
+		return err
+	}
+	ids := kr.IDs()
+	if len(ids) == 1 {
+		fmt.Fprintf(c.stdout, "Created the keyring in %s with key %s, sealed under KMS key %s.\nStart the bot: it reads the keyring through KMS.\n", p.Path, ids[0], p.KeyID)
+		return nil
+	}
+	fmt.Fprintf(c.stdout, "Added key %s to the keyring in %s; it seals from now on, and older keys %s still open what they sealed.\n", ids[0], p.Path, strings.Join(ids[1:], ", "))
+	fmt.Fprintln(c.stdout, "Next: restart the bot, run \"seipbot reencrypt\", then \"seipbot keygen --kms --drop-old\" and restart again.")
 	return nil
 }
 
@@ -222,7 +274,7 @@ func (c *cli) reencrypt(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	kr, st, err := c.openData(cfg, false)
+	kr, st, err := c.openData(ctx, cfg, false)
 	if err != nil {
 		return err
 	}
@@ -234,6 +286,11 @@ func (c *cli) reencrypt(ctx context.Context, args []string) error {
 	if err := recordRotation(ctx, st, kr, n); err != nil {
 		return err
 	}
-	fmt.Fprintf(c.stdout, "Re-encrypted %d records under the current key; older keys can now be removed from secret_key.\n", n)
+	fmt.Fprintf(c.stdout, "Re-encrypted %d records under the current key.\n", n)
+	if cfg.SecretKeyProvider != nil {
+		fmt.Fprintln(c.stdout, "Older keys can now leave the keyring: seipbot keygen --kms --drop-old.")
+	} else {
+		fmt.Fprintln(c.stdout, "Older keys can now be removed from secret_key.")
+	}
 	return nil
 }

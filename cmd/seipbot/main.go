@@ -46,7 +46,7 @@ func commands() map[string]command {
 		"shell":       {"chat with the bot in this terminal, or pipe lines through it", (*cli).shell},
 		"run":         {"run the bot on the adapters in the configuration", (*cli).runBot},
 		"config":      {"check or print the configuration (config check | config print)", (*cli).config},
-		"keygen":      {"print a new secret key", (*cli).keygen},
+		"keygen":      {"print a new secret key, or with --kms add one to the KMS-sealed keyring", (*cli).keygen},
 		"reencrypt":   {"re-encrypt stored data under the current key after a rotation", (*cli).reencrypt},
 		"version":     {"print the version", (*cli).version},
 		"access":      {"explain whether an identity may run a command line (access check)", (*cli).accessCmd},

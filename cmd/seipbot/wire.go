@@ -22,6 +22,7 @@ import (
 	"github.com/seipbot/seipbot/config"
 	"github.com/seipbot/seipbot/ingest"
 	"github.com/seipbot/seipbot/jobs"
+	"github.com/seipbot/seipbot/keys/awskms"
 	alertsplugin "github.com/seipbot/seipbot/plugins/alerts"
 	"github.com/seipbot/seipbot/plugins/canned"
 	"github.com/seipbot/seipbot/plugins/help"
@@ -103,12 +104,26 @@ func isTerminal(v any) bool {
 const keyFile = "secret.key"
 
 // errNoKey explains what run needs.
-var errNoKey = errors.New("no secret key is configured: set SEIPBOT_SECRET_KEY or SEIPBOT_SECRET_KEY_FILE (make a key with \"seipbot keygen\")")
+var errNoKey = errors.New("no secret key is configured: set SEIPBOT_SECRET_KEY or SEIPBOT_SECRET_KEY_FILE (make a key with \"seipbot keygen\"), or secret_key_provider")
 
-// keyring returns the configured keyring. With create set (the shell) and
-// no key configured, it uses the key file in the data dir, making one the
-// first time and saying so.
-func (c *cli) keyring(cfg *config.Config, create bool) (*sealed.Keyring, error) {
+// keyring returns the configured keyring: from the key provider, or from
+// secret_key. With create set (the shell) and neither configured, it uses
+// the key file in the data dir, making one the first time and saying so.
+func (c *cli) keyring(ctx context.Context, cfg *config.Config, create bool) (*sealed.Keyring, error) {
+	if cfg.SecretKeyProvider != nil {
+		p, err := keyProvider(ctx, cfg.SecretKeyProvider)
+		if err != nil {
+			return nil, err
+		}
+		kr, err := p.Load(ctx)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("secret_key_provider: %w; make the keyring with \"seipbot keygen --kms\"", err)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("secret_key_provider: %w", err)
+		}
+		return kr, nil
+	}
 	if k := cfg.SecretKey.Reveal(); k != "" {
 		kr, err := sealed.ParseKeyring(k)
 		if err != nil {
@@ -142,6 +157,16 @@ func (c *cli) keyring(cfg *config.Config, create bool) (*sealed.Keyring, error) 
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return kr, nil
+}
+
+// keyProvider connects to the configured key provider. Validate has made
+// sure its kind is aws-kms, the only one.
+func keyProvider(ctx context.Context, p *config.SecretKeyProvider) (*awskms.Provider, error) {
+	client, err := awskms.NewClient(ctx, p.Region, p.Endpoint)
+	if err != nil {
+		return nil, fmt.Errorf("secret_key_provider: %w", err)
+	}
+	return &awskms.Provider{Client: client, KeyID: p.KeyID, Path: p.KeyringFile}, nil
 }
 
 // openStore opens the configured backend, sealed with kr.

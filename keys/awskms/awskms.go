@@ -20,8 +20,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -95,6 +97,59 @@ func NewClient(ctx context.Context, region, endpoint string) (*kms.Client, error
 // Load reads the keyring file, has KMS decrypt its data key and returns
 // the keyring.
 func (p *Provider) Load(ctx context.Context) (*sealed.Keyring, error) {
+	text, err := p.read(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(text)
+	kr, err := sealed.ParseKeyring(string(text))
+	if err != nil {
+		return nil, fmt.Errorf("awskms: %s: %w", p.Path, err)
+	}
+	return kr, nil
+}
+
+// Save checks keyring (the text form ParseKeyring takes, "NEW,OLD" while
+// rotating), seals it under a fresh data key and replaces the file
+// atomically, so that a crash leaves the old file or the new one.
+func (p *Provider) Save(ctx context.Context, keyring string) error {
+	_, err := p.save(ctx, keyring)
+	return err
+}
+
+// Rotate makes newKey the current key of the keyring in the file and keeps
+// the keys already there after it, so that what they sealed still opens
+// until a re-encryption has moved it; with no file yet, the keyring is
+// newKey alone. A file that exists but does not open is an error, never
+// replaced: that would lose the keys it holds. It returns the new keyring,
+// so that the caller can name its keys without ever handling their text.
+func (p *Provider) Rotate(ctx context.Context, newKey string) (*sealed.Keyring, error) {
+	old, err := p.read(ctx)
+	defer clear(old)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return p.save(ctx, newKey)
+	case err != nil:
+		return nil, err
+	}
+	return p.save(ctx, newKey+","+string(old))
+}
+
+// DropOld leaves only the current key in the keyring file and returns the
+// new keyring. What the old keys sealed can no longer be read, so it is
+// for after every record has been re-encrypted under the current key.
+func (p *Provider) DropOld(ctx context.Context) (*sealed.Keyring, error) {
+	text, err := p.read(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(text)
+	current, _, _ := strings.Cut(string(text), ",")
+	return p.save(ctx, strings.TrimSpace(current))
+}
+
+// read returns the keyring text of the file, for the caller to clear.
+func (p *Provider) read(ctx context.Context) ([]byte, error) {
 	data, err := os.ReadFile(p.Path)
 	if err != nil {
 		return nil, fmt.Errorf("awskms: %w", err)
@@ -120,20 +175,14 @@ func (p *Provider) Load(ctx context.Context) (*sealed.Keyring, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: the keyring does not open with its data key", ErrFormat, p.Path)
 	}
-	defer clear(text)
-	kr, err := sealed.ParseKeyring(string(text))
-	if err != nil {
-		return nil, fmt.Errorf("awskms: %s: %w", p.Path, err)
-	}
-	return kr, nil
+	return text, nil
 }
 
-// Save checks keyring (the text form ParseKeyring takes, "NEW,OLD" while
-// rotating), seals it under a fresh data key and replaces the file
-// atomically, so that a crash leaves the old file or the new one.
-func (p *Provider) Save(ctx context.Context, keyring string) error {
-	if _, err := sealed.ParseKeyring(keyring); err != nil {
-		return fmt.Errorf("awskms: %w", err)
+// save is Save returning the keyring it checked.
+func (p *Provider) save(ctx context.Context, keyring string) (*sealed.Keyring, error) {
+	kr, err := sealed.ParseKeyring(keyring)
+	if err != nil {
+		return nil, fmt.Errorf("awskms: %w", err)
 	}
 	out, err := p.Client.GenerateDataKey(ctx, &kms.GenerateDataKeyInput{
 		KeyId:             aws.String(p.KeyID),
@@ -141,12 +190,12 @@ func (p *Provider) Save(ctx context.Context, keyring string) error {
 		EncryptionContext: encryptionContext,
 	})
 	if err != nil {
-		return fmt.Errorf("awskms: generate a data key with %s: %w", p.KeyID, err)
+		return nil, fmt.Errorf("awskms: generate a data key with %s: %w", p.KeyID, err)
 	}
 	defer clear(out.Plaintext)
 	aead, err := newAEAD(out.Plaintext)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	data, err := json.MarshalIndent(file{
 		Format:  format,
@@ -155,9 +204,12 @@ func (p *Provider) Save(ctx context.Context, keyring string) error {
 		Keyring: aead.Seal(nil, nil, []byte(keyring), []byte(format)),
 	}, "", "  ")
 	if err != nil {
-		return fmt.Errorf("awskms: %w", err)
+		return nil, fmt.Errorf("awskms: %w", err)
 	}
-	return writeAtomic(p.Path, append(data, '\n'))
+	if err := writeAtomic(p.Path, append(data, '\n')); err != nil {
+		return nil, err
+	}
+	return kr, nil
 }
 
 // newAEAD returns AES-256-GCM with a random nonce prepended to each

@@ -3,164 +3,22 @@ package awskms_test
 import (
 	"bytes"
 	"context"
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"maps"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 
 	"github.com/seipbot/seipbot/keys/awskms"
+	"github.com/seipbot/seipbot/keys/awskms/kmstest"
 	"github.com/seipbot/seipbot/store/sealed"
 )
-
-const (
-	keyARN = "arn:aws:kms:eu-central-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
-	alias  = "alias/seipbot"
-)
-
-// fakeKMS speaks the two operations of the KMS API the provider uses, as
-// AWS documents them: POST / with the AWS JSON 1.1 protocol, the operation
-// in X-Amz-Target, binary fields as base64, and errors as a 400 with
-// "__type". It holds one key, reachable by ARN or alias, and binds each
-// data key to its encryption context as KMS does.
-type fakeKMS struct {
-	t      *testing.T
-	master cipher.AEAD
-	region string
-
-	mu       sync.Mutex
-	contexts []map[string]string // the encryption context of each call
-}
-
-func newFakeKMS(t *testing.T, region string) (*fakeKMS, *httptest.Server) {
-	block, err := aes.NewCipher(randomBytes(t, 32))
-	if err != nil {
-		t.Fatal(err)
-	}
-	master, err := cipher.NewGCMWithRandomNonce(block)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := &fakeKMS{t: t, master: master, region: region}
-	srv := httptest.NewServer(f)
-	t.Cleanup(srv.Close)
-	return f, srv
-}
-
-func randomBytes(t *testing.T, n int) []byte {
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-// request holds the fields of both operations' requests.
-type request struct {
-	KeyID             string            `json:"KeyId"`
-	KeySpec           string            `json:"KeySpec"`
-	CiphertextBlob    []byte            `json:"CiphertextBlob"`
-	EncryptionContext map[string]string `json:"EncryptionContext"`
-}
-
-func (f *fakeKMS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost || r.URL.Path != "/" {
-		f.fail(w, "UnsupportedOperationException", r.Method+" "+r.URL.Path)
-		return
-	}
-	if ct := r.Header.Get("Content-Type"); ct != "application/x-amz-json-1.1" {
-		f.fail(w, "SerializationException", "content type "+ct)
-		return
-	}
-	// A signed request names the region and service it was signed for.
-	scope := "/" + f.region + "/kms/aws4_request"
-	if auth := r.Header.Get("Authorization"); !strings.HasPrefix(auth, "AWS4-HMAC-SHA256 ") || !strings.Contains(auth, scope) {
-		f.fail(w, "IncompleteSignatureException", "want a SigV4 signature for "+scope)
-		return
-	}
-	var req request
-	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
-		f.fail(w, "SerializationException", err.Error())
-		return
-	}
-	f.mu.Lock()
-	f.contexts = append(f.contexts, req.EncryptionContext)
-	f.mu.Unlock()
-	if req.KeyID != "" && req.KeyID != keyARN && req.KeyID != alias {
-		f.fail(w, "NotFoundException", "Key '"+req.KeyID+"' does not exist")
-		return
-	}
-	// KMS authenticates the context with the ciphertext: a blob decrypts
-	// only with the context it was made with.
-	aad, _ := json.Marshal(req.EncryptionContext)
-	switch target := r.Header.Get("X-Amz-Target"); target {
-	case "TrentService.GenerateDataKey":
-		if req.KeySpec != "AES_256" {
-			f.fail(w, "ValidationException", "KeySpec "+req.KeySpec)
-			return
-		}
-		plain := randomBytes(f.t, 32)
-		f.reply(w, map[string]any{
-			"KeyId":          keyARN,
-			"Plaintext":      plain,
-			"CiphertextBlob": f.master.Seal(nil, nil, plain, aad),
-		})
-	case "TrentService.Decrypt":
-		plain, err := f.master.Open(nil, nil, req.CiphertextBlob, aad)
-		if err != nil {
-			f.fail(w, "InvalidCiphertextException", "")
-			return
-		}
-		f.reply(w, map[string]any{"KeyId": keyARN, "Plaintext": plain, "EncryptionAlgorithm": "SYMMETRIC_DEFAULT"})
-	default:
-		f.fail(w, "UnknownOperationException", target)
-	}
-}
-
-// seen returns the encryption contexts of the calls so far.
-func (f *fakeKMS) seen() []map[string]string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return slices.Clone(f.contexts)
-}
-
-func (f *fakeKMS) reply(w http.ResponseWriter, body any) {
-	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-	if err := json.NewEncoder(w).Encode(body); err != nil {
-		f.t.Error(err)
-	}
-}
-
-// fail writes a KMS error, which the JSON protocol sends as a 400.
-func (f *fakeKMS) fail(w http.ResponseWriter, typ, msg string) {
-	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-	w.WriteHeader(http.StatusBadRequest)
-	_ = json.NewEncoder(w).Encode(map[string]string{"__type": typ, "message": msg})
-}
-
-// client is a KMS client for the fake with static test credentials.
-func client(srv *httptest.Server) *kms.Client {
-	return kms.New(kms.Options{
-		Region:       "eu-central-1",
-		BaseEndpoint: aws.String(srv.URL),
-		Credentials:  credentials.NewStaticCredentialsProvider("AKIDTEST", "test-secret", ""),
-	})
-}
 
 func newKeys(t *testing.T, n int) []string {
 	var keys []string
@@ -181,8 +39,8 @@ func sameKeyring(a, b *sealed.Keyring) bool {
 }
 
 func TestSaveLoadRotate(t *testing.T) {
-	fake, srv := newFakeKMS(t, "eu-central-1")
-	p := &awskms.Provider{Client: client(srv), KeyID: alias, Path: filepath.Join(t.TempDir(), "keyring.json")}
+	fake := kmstest.New(t, "eu-central-1")
+	p := &awskms.Provider{Client: fake.Client(), KeyID: kmstest.Alias, Path: filepath.Join(t.TempDir(), "keyring.json")}
 	ctx := context.Background()
 	keys := newKeys(t, 2)
 	newKey, oldKey := keys[0], keys[1]
@@ -212,24 +70,76 @@ func TestSaveLoadRotate(t *testing.T) {
 			t.Error("the keyring file holds a key in the clear")
 		}
 	}
-	if !bytes.Contains(data, []byte(keyARN)) {
+	if !bytes.Contains(data, []byte(kmstest.KeyARN)) {
 		t.Error("the file does not name the KMS key it needs")
 	}
 	if fi, err := os.Stat(p.Path); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("file mode %v (%v); want 0600", fi.Mode().Perm(), err)
 	}
-	for i, c := range fake.seen() {
+	for i, c := range fake.Contexts() {
 		if len(c) != 1 || c["purpose"] != "seipbot-keyring" {
 			t.Errorf("call %d had encryption context %v; want purpose=seipbot-keyring, which the IAM policy requires", i, c)
 		}
 	}
 }
 
+// TestRotateDropOld follows "seipbot keygen --kms": a first key, a second
+// in front of it, then the old one dropped.
+func TestRotateDropOld(t *testing.T) {
+	p := &awskms.Provider{Client: kmstest.New(t, "eu-central-1").Client(), KeyID: kmstest.Alias, Path: filepath.Join(t.TempDir(), "keyring.json")}
+	ctx := context.Background()
+	keys := newKeys(t, 2)
+	idsOf := func(text string) []string {
+		kr, err := sealed.ParseKeyring(text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return kr.IDs()
+	}
+	steps := []struct {
+		name string
+		do   func() (*sealed.Keyring, error)
+		want []string
+	}{
+		{"first key", func() (*sealed.Keyring, error) { return p.Rotate(ctx, keys[1]) }, idsOf(keys[1])},
+		{"rotation", func() (*sealed.Keyring, error) { return p.Rotate(ctx, keys[0]) }, idsOf(keys[0] + "," + keys[1])},
+		{"drop old", func() (*sealed.Keyring, error) { return p.DropOld(ctx) }, idsOf(keys[0])},
+	}
+	for _, step := range steps {
+		got, err := step.do()
+		if err != nil {
+			t.Fatalf("%s: %v", step.name, err)
+		}
+		loaded, err := p.Load(ctx)
+		if err != nil {
+			t.Fatalf("%s: Load: %v", step.name, err)
+		}
+		if !slices.Equal(got.IDs(), step.want) || !sameKeyring(got, loaded) {
+			t.Errorf("%s: keys %q returned, %q in the file; want %q", step.name, got.IDs(), loaded.IDs(), step.want)
+		}
+	}
+
+	// A file that does not open keeps its keys: Rotate must not replace it
+	// with a keyring of the new key alone.
+	junk := []byte(`{"format":"other/1"}`)
+	if err := os.WriteFile(p.Path, junk, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Rotate(ctx, keys[1]); !errors.Is(err, awskms.ErrFormat) {
+		t.Errorf("Rotate over a foreign file: %v; want ErrFormat", err)
+	}
+	if data, _ := os.ReadFile(p.Path); !bytes.Equal(data, junk) {
+		t.Error("Rotate replaced a file it could not read")
+	}
+	if _, err := (&awskms.Provider{Client: p.Client, KeyID: p.KeyID, Path: p.Path + ".none"}).DropOld(ctx); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("DropOld without a file: %v; want not exist", err)
+	}
+}
+
 func TestLoadRefuses(t *testing.T) {
-	_, srv := newFakeKMS(t, "eu-central-1")
 	ctx := context.Background()
 	dir := t.TempDir()
-	p := &awskms.Provider{Client: client(srv), KeyID: keyARN, Path: filepath.Join(dir, "keyring.json")}
+	p := &awskms.Provider{Client: kmstest.New(t, "eu-central-1").Client(), KeyID: kmstest.KeyARN, Path: filepath.Join(dir, "keyring.json")}
 	if err := p.Save(ctx, newKeys(t, 1)[0]); err != nil {
 		t.Fatal(err)
 	}
@@ -261,10 +171,10 @@ func TestLoadRefuses(t *testing.T) {
 		keyID   string
 		check   func(error) bool
 	}{
-		{"not JSON", []byte("seipbot1:abc"), keyARN, func(err error) bool { return errors.Is(err, awskms.ErrFormat) }},
-		{"other format", []byte(`{"format":"other/1"}`), keyARN, func(err error) bool { return errors.Is(err, awskms.ErrFormat) }},
-		{"keyring altered", altered("keyring"), keyARN, func(err error) bool { return errors.Is(err, awskms.ErrFormat) }},
-		{"data key altered", altered("data_key"), keyARN, func(err error) bool {
+		{"not JSON", []byte("seipbot1:abc"), kmstest.KeyARN, func(err error) bool { return errors.Is(err, awskms.ErrFormat) }},
+		{"other format", []byte(`{"format":"other/1"}`), kmstest.KeyARN, func(err error) bool { return errors.Is(err, awskms.ErrFormat) }},
+		{"keyring altered", altered("keyring"), kmstest.KeyARN, func(err error) bool { return errors.Is(err, awskms.ErrFormat) }},
+		{"data key altered", altered("data_key"), kmstest.KeyARN, func(err error) bool {
 			var e *types.InvalidCiphertextException
 			return errors.As(err, &e)
 		}},
@@ -286,7 +196,7 @@ func TestLoadRefuses(t *testing.T) {
 	}
 
 	t.Run("missing file", func(t *testing.T) {
-		_, err := (&awskms.Provider{Client: p.Client, KeyID: keyARN, Path: filepath.Join(dir, "none")}).Load(ctx)
+		_, err := (&awskms.Provider{Client: p.Client, KeyID: kmstest.KeyARN, Path: filepath.Join(dir, "none")}).Load(ctx)
 		if !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("Load: %v; want not exist", err)
 		}
@@ -294,14 +204,14 @@ func TestLoadRefuses(t *testing.T) {
 }
 
 func TestSaveRefuses(t *testing.T) {
-	fake, srv := newFakeKMS(t, "eu-central-1")
+	fake := kmstest.New(t, "eu-central-1")
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "keyring.json")
-	p := &awskms.Provider{Client: client(srv), KeyID: keyARN, Path: path}
+	p := &awskms.Provider{Client: fake.Client(), KeyID: kmstest.KeyARN, Path: path}
 	if err := p.Save(ctx, "not-a-key"); err == nil {
 		t.Error("Save took a malformed keyring")
 	}
-	if len(fake.seen()) > 0 {
+	if len(fake.Contexts()) > 0 {
 		t.Error("Save called KMS for a malformed keyring")
 	}
 	p.KeyID = "alias/missing"
@@ -321,20 +231,14 @@ func TestSaveRefuses(t *testing.T) {
 // does in a task: credentials from the environment, the region given, and
 // the endpoint replaced.
 func TestNewClient(t *testing.T) {
-	_, srv := newFakeKMS(t, "eu-west-1")
-	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDTEST")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "test-secret")
-	t.Setenv("AWS_SESSION_TOKEN", "")
-	t.Setenv("AWS_PROFILE", "")
-	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
-	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	fake := kmstest.New(t, "eu-west-1")
+	kmstest.SetCredentialsEnv(t)
 	ctx := context.Background()
-	c, err := awskms.NewClient(ctx, "eu-west-1", srv.URL)
+	c, err := awskms.NewClient(ctx, "eu-west-1", fake.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &awskms.Provider{Client: c, KeyID: alias, Path: filepath.Join(t.TempDir(), "keyring.json")}
+	p := &awskms.Provider{Client: c, KeyID: kmstest.Alias, Path: filepath.Join(t.TempDir(), "keyring.json")}
 	if err := p.Save(ctx, newKeys(t, 1)[0]); err != nil {
 		t.Fatal(err)
 	}

@@ -155,6 +155,17 @@ func (kr *Keyring) DeriveAll(purpose string) [][]byte {
 	return subs
 }
 
+// IDs returns the ids of the keys, the current key's first, as sealed
+// records name them. They tell keyrings apart for a person rotating keys
+// without showing the keys: an id is 32 bits of a hash.
+func (kr *Keyring) IDs() []string {
+	ids := make([]string, len(kr.keys))
+	for i := range kr.keys {
+		ids[i] = kr.keys[i].id.String()
+	}
+	return ids
+}
+
 // redacted is what a Keyring prints as.
 const redacted = "[redacted]"
 

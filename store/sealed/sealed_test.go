@@ -3,11 +3,13 @@ package sealed_test
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -312,6 +314,20 @@ func TestNewKey(t *testing.T) {
 		t.Fatalf("NewKey() = a %d-character string, want seipbot1: and 43 characters", len(k1))
 	}
 	keyring(t, k1+","+k2)
+}
+
+// TestIDs checks that IDs names the keys as sealed records do, current
+// first.
+func TestIDs(t *testing.T) {
+	inner := memory.New()
+	sealedID := func(key string) string {
+		raw := put(t, sealed.New(inner, keyring(t, key)), inner, "k", "v")
+		return hex.EncodeToString(raw[1:5])
+	}
+	ids := keyring(t, keyB+","+keyA).IDs()
+	if want := []string{sealedID(keyB), sealedID(keyA)}; !slices.Equal(ids, want) {
+		t.Fatalf("IDs() = %q; want %q, the ids in the records each key seals", ids, want)
+	}
 }
 
 func TestDerive(t *testing.T) {
