@@ -1,13 +1,15 @@
 package main
 
 import (
+	"context"
 	"log/slog"
+	"net/netip"
 	"time"
 
 	"github.com/seipbot/seipbot/bot"
 	"github.com/seipbot/seipbot/config"
 	"github.com/seipbot/seipbot/jobs"
-	"github.com/seipbot/seipbot/plugins/secops"
+	secopsplugin "github.com/seipbot/seipbot/plugins/secops"
 	"github.com/seipbot/seipbot/scan/repo"
 	"github.com/seipbot/seipbot/schedule"
 	"github.com/seipbot/seipbot/scope"
@@ -16,41 +18,95 @@ import (
 	jobsplugin "github.com/seipbot/seipbot/plugins/jobs"
 )
 
-// secopsPlugins wires the security operations: the job manager and the
-// plugins that scan, watch and look things up. It does no I/O.
-func secopsPlugins(cfg *config.Config, st store.Store, outbox *bot.Outbox, sched *schedule.Scheduler, log *slog.Logger) (*jobs.Manager, []bot.Plugin, error) {
+// secops is the wired security operations: the job manager, the scan
+// scope, and the plugins that scan, watch and look things up.
+type secops struct {
+	jobs    *jobs.Manager
+	scope   *scope.Scope
+	plugins []bot.Plugin
+}
+
+// secopsPlugins wires the security operations. It does no I/O.
+func secopsPlugins(cfg *config.Config, st store.Store, outbox *bot.Outbox, sched *schedule.Scheduler, log *slog.Logger) (*secops, error) {
 	jm, err := jobs.New(jobs.Options{
 		Store: st, Out: outbox, Logger: log,
 		MaxPerUser: cfg.Jobs.MaxPerUser, MaxRunning: cfg.Jobs.MaxRunning,
 		Timeout: time.Duration(cfg.Jobs.Timeout), Retention: time.Duration(cfg.Jobs.Retention),
 	})
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	var rules []scope.Rule
 	for _, r := range cfg.Scope {
 		rule, err := scope.Parse(r.Rooms, r.CIDRs, r.Hosts)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		rules = append(rules, rule)
 	}
+	sc := scope.New(rules, nil)
 	r := cfg.Scan.Repo
-	sec, err := secops.New(secops.Options{
-		Scope: scope.New(rules, nil), Jobs: jm, Store: st, Sched: sched, Out: outbox,
+	sec, err := secopsplugin.New(secopsplugin.Options{
+		Scope: sc, Jobs: jm, Store: st, Sched: sched, Out: outbox,
 		Rate: cfg.Scan.Rate, MaxRate: cfg.Scan.MaxRate, PortTimeout: time.Duration(cfg.Scan.PortTimeout),
 		MaxHosts: cfg.Scan.MaxHosts, NmapPath: cfg.Scan.Nmap, Logger: log,
-		Repo: secops.RepoOptions{
+		Repo: secopsplugin.RepoOptions{
 			Policy: repo.Policy{AllowedHosts: r.AllowedHosts, AllowFileURLs: r.AllowFileURLs, Paths: r.Paths},
 			Repos:  r.Repos, Timeout: time.Duration(r.Timeout), MaxBytes: r.MaxBytes,
 		},
 		OSVDir: cfg.OSV.Dir,
-		Monitor: secops.MonitorOptions{
+		Monitor: secopsplugin.MonitorOptions{
 			Failures: cfg.Monitors.Failures, History: cfg.Monitors.History, MinEvery: time.Duration(cfg.Monitors.MinEvery),
 		},
 	})
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return jm, []bot.Plugin{&jobsplugin.Plugin{Jobs: jm}, sec}, nil
+	return &secops{jobs: jm, scope: sc, plugins: []bot.Plugin{&jobsplugin.Plugin{Jobs: jm}, sec}}, nil
+}
+
+// inScope vets a script plugin's target argument (an address, a CIDR or a
+// host name) against the scan scope of the room it was typed in.
+func (s *secops) inScope(ctx context.Context, room, target string) error {
+	if p, err := netip.ParsePrefix(target); err == nil {
+		_, err = s.scope.Check(ctx, room, p, "")
+		return err
+	}
+	if a, err := netip.ParseAddr(target); err == nil {
+		_, err = s.scope.Check(ctx, room, netip.PrefixFrom(a, a.BitLen()), "")
+		return err
+	}
+	_, err := s.scope.Check(ctx, room, netip.Prefix{}, target)
+	return err
+}
+
+// scriptJobs runs the script plugins' long commands as jobs: progress lines
+// go to the job's thread and the result is reported like any job's.
+type scriptJobs struct {
+	jobs *jobs.Manager
+	out  bot.Sender
+}
+
+func (s scriptJobs) Start(ctx context.Context, m *bot.Message, title string, work func(context.Context, bot.Responder) error) error {
+	spec := jobs.SpecFor(m)
+	spec.Title = title
+	_, err := s.jobs.Start(ctx, s.out, spec, func(ctx context.Context, progress func(string)) (string, error) {
+		return "", work(ctx, progressResponder{progress: progress, out: s.out})
+	})
+	return err
+}
+
+// progressResponder turns a job's replies into progress lines.
+type progressResponder struct {
+	progress func(string)
+	out      bot.Sender
+}
+
+func (p progressResponder) Reply(_ context.Context, text string) error {
+	p.progress(text)
+	return nil
+}
+
+func (p progressResponder) Send(ctx context.Context, r bot.Response) error {
+	return p.out.Send(ctx, r)
 }

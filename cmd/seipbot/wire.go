@@ -265,7 +265,7 @@ func wire(cfg *config.Config, st store.Store, storeDesc string, log *slog.Logger
 	if err != nil {
 		return nil, err
 	}
-	jm, secops, err := secopsPlugins(cfg, st, outbox, sched, log)
+	ops, err := secopsPlugins(cfg, st, outbox, sched, log)
 	if err != nil {
 		return nil, err
 	}
@@ -282,7 +282,7 @@ func wire(cfg *config.Config, st store.Store, storeDesc string, log *slog.Logger
 	}
 	var scripts *script.Folder
 	if cfg.Plugins.Dir != "" {
-		if scripts, err = scriptFolder(cfg, outbox, log); err != nil {
+		if scripts, err = scriptFolder(cfg, outbox, ops, log); err != nil {
 			return nil, err
 		}
 		plugins = append(plugins, scripts.Plugins()...)
@@ -290,17 +290,21 @@ func wire(cfg *config.Config, st store.Store, storeDesc string, log *slog.Logger
 			return nil, err
 		}
 	}
-	if err := b.Use(append(plugins, secops...)...); err != nil {
+	if err := b.Use(append(plugins, ops.plugins...)...); err != nil {
 		return nil, err
 	}
-	return &app{cfg: cfg, log: log, st: st, bot: b, sched: sched, auth: auth, audit: auditLog, policyNote: note, scripts: scripts, jobs: jm, alerts: alerts, web: web}, nil
+	return &app{cfg: cfg, log: log, st: st, bot: b, sched: sched, auth: auth, audit: auditLog, policyNote: note, scripts: scripts, jobs: ops.jobs, alerts: alerts, web: web}, nil
 }
 
-// scriptFolder opens the folder of script and HTTP plugins. Manifests a
-// reload rejects are reported in the admin room, if there is one. No scan
-// scope is configured yet, so target arguments are checked for form only.
-func scriptFolder(cfg *config.Config, outbox *bot.Outbox, log *slog.Logger) (*script.Folder, error) {
-	opts := script.Options{Dir: cfg.Plugins.Dir, Poll: time.Duration(cfg.Plugins.Poll), Logger: log}
+// scriptFolder opens the folder of script and HTTP plugins: their target
+// arguments are held to the scan scope, and their long commands run as
+// jobs. Manifests a reload rejects are reported in the admin room, if there
+// is one.
+func scriptFolder(cfg *config.Config, outbox *bot.Outbox, ops *secops, log *slog.Logger) (*script.Folder, error) {
+	opts := script.Options{
+		Dir: cfg.Plugins.Dir, Poll: time.Duration(cfg.Plugins.Poll), Logger: log,
+		ScopeCheck: ops.inScope, Jobs: scriptJobs{jobs: ops.jobs, out: outbox},
+	}
 	if room := cfg.Plugins.AdminRoom; room != "" {
 		opts.Notify = func(ctx context.Context, text string) {
 			if err := outbox.Send(ctx, bot.Response{Room: room, Text: text}); err != nil {

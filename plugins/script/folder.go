@@ -54,7 +54,7 @@ type Options struct {
 	// ScopeCheck, when set, vets every target argument (a host, address
 	// or CIDR) against the scan scope before anything runs; an error
 	// refuses the command. Nil checks nothing.
-	ScopeCheck func(ctx context.Context, target string) error
+	ScopeCheck func(ctx context.Context, room, target string) error
 	// Jobs, when set, runs the commands whose manifests mark them job:
 	// true; without it they run in the handler like the others.
 	Jobs Jobs
@@ -369,7 +369,7 @@ func (f *Folder) handler(plugin, words string) bot.Handler {
 		if c == nil {
 			return bot.Userf("%q has been removed from the bot's plugins; ask an admin if you still need it.", words)
 		}
-		args, err := f.checkArgs(ctx, c, m.Args)
+		args, err := f.checkArgs(ctx, c, m)
 		if err != nil {
 			return err
 		}
@@ -394,7 +394,8 @@ type namedValue struct {
 // checkArgs applies the checks the bot does not know about, patterns and
 // the scan scope, and returns every declared argument in order; one not
 // given is empty, a flag is "true" or "false".
-func (f *Folder) checkArgs(ctx context.Context, c *command, in bot.Args) ([]namedValue, error) {
+func (f *Folder) checkArgs(ctx context.Context, c *command, m *bot.Message) ([]namedValue, error) {
+	in := m.Args
 	out := make([]namedValue, 0, len(c.Args))
 	for _, a := range c.Args {
 		v := in.String(a.Name)
@@ -416,7 +417,7 @@ func (f *Folder) checkArgs(ctx context.Context, c *command, in bot.Args) ([]name
 				v = prefix.String()
 			}
 			if f.opts.ScopeCheck != nil {
-				if err := f.opts.ScopeCheck(ctx, v); err != nil {
+				if err := f.opts.ScopeCheck(ctx, m.Room, v); err != nil {
 					return nil, &bot.UserError{Msg: fmt.Sprintf("%s is outside the scope this bot may touch; ask an admin to add it to the scan scope.", v), Err: err}
 				}
 			}
