@@ -146,6 +146,8 @@ func TestRedactedRoundTrip(t *testing.T) {
 	cfg.SecretKey = ""
 	cfg.Adapters.IRC.Password = "[redacted]"
 	cfg.Adapters.IRC.ChannelKeys = ""
+	cfg.Adapters.Mattermost.Token = "[redacted]"
+	cfg.Adapters.Mattermost.ActionSecret = ""
 	out, err := cfg.Redacted()
 	if err != nil {
 		t.Fatal(err)

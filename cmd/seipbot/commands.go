@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/seipbot/seipbot/adapter/irc"
+	"github.com/seipbot/seipbot/adapter/mattermost"
 	"github.com/seipbot/seipbot/adapter/shell"
 	"github.com/seipbot/seipbot/bot"
 	"github.com/seipbot/seipbot/config"
@@ -94,6 +95,17 @@ func (c *cli) adapters(cfg *config.Config, log *slog.Logger) ([]bot.Adapter, err
 			Channels: ic.Channels, Keys: ic.Keys(),
 			PaceBurst: ic.Pace.Burst, PaceEvery: time.Duration(ic.Pace.Every),
 			Logger: log,
+		})
+		if err != nil {
+			return nil, err
+		}
+		list = append(list, a)
+	}
+	if mc := cfg.Adapters.Mattermost; mc != nil {
+		a, err := mattermost.New(mattermost.Options{
+			URL: mc.URL, Token: mc.Token.Reveal(),
+			ActionURL: mc.ActionURL, ActionListen: mc.ActionListen, ActionSecret: []byte(mc.ActionSecret.Reveal()),
+			MaxParts: mc.MaxParts, Logger: log,
 		})
 		if err != nil {
 			return nil, err
