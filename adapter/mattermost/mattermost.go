@@ -12,6 +12,15 @@
 // with the websocket. What is said while the bot is not running at all is
 // not replayed, since a command typed into a dead bot's channel was likely
 // answered or retyped by then.
+//
+// Setting up, as a system admin: turn on bot accounts and personal access
+// tokens (System Console › Integrations › Bot Accounts, and Integration
+// Management › Enable Personal Access Tokens); create the bot (Integrations
+// › Bot Accounts › Add, or POST /api/v4/bots) and a token for it; add the
+// bot to the teams and channels it should serve. For Approve and Deny
+// buttons, the server must reach the bot's action URL: when that address is
+// private, list its host in Developer › Allow untrusted internal
+// connections (AllowedUntrustedInternalConnections).
 package mattermost
 
 import (
@@ -341,6 +350,13 @@ func (a *Adapter) catchUp(ctx context.Context, in bot.Inbox, me *model.User) err
 		mark := a.mark(c.Id, 0)
 		if mark == 0 {
 			mark = since
+		}
+		if mark == 0 {
+			// Nothing seen anywhere yet, so no moment is known from which
+			// to replay: replaying the channel's whole history would run
+			// old commands again.
+			a.mark(c.Id, c.LastPostAt)
+			continue
 		}
 		if c.LastPostAt <= mark {
 			continue
