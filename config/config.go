@@ -192,10 +192,11 @@ type Store struct {
 // its key is present in the file, even with nothing under it, or when one of
 // its environment variables is set; a nil pointer means off.
 type Adapters struct {
-	Shell *Shell `yaml:"shell,omitempty"`
-	IRC   *IRC   `yaml:"irc,omitempty"`
-	Slack *Slack `yaml:"slack,omitempty"`
-	XMPP  *XMPP  `yaml:"xmpp,omitempty"`
+	Shell      *Shell      `yaml:"shell,omitempty"`
+	IRC        *IRC        `yaml:"irc,omitempty"`
+	Slack      *Slack      `yaml:"slack,omitempty"`
+	XMPP       *XMPP       `yaml:"xmpp,omitempty"`
+	Mattermost *Mattermost `yaml:"mattermost,omitempty"`
 }
 
 // Slack connects the bot to a Slack workspace as a Slack app (the app's
@@ -258,6 +259,29 @@ type IRC struct {
 	// Pace keeps the bot under the server's flood limit: Burst lines at
 	// once, then one every Every. Zero values mean 4 and 500ms.
 	Pace Pace `yaml:"pace"`
+}
+
+// Mattermost connects the bot to a Mattermost server as a bot account.
+type Mattermost struct {
+	// URL is the server's address, such as https://chat.example.com.
+	URL string `yaml:"url"`
+	// Insecure allows an http:// URL to a server not on loopback, which
+	// sends the token in the clear; use it only inside a private network.
+	Insecure bool `yaml:"insecure"`
+	// Token is the bot account's personal access token.
+	Token Secret `yaml:"token"`
+	// ActionURL is where Mattermost sends clicks on the bot's buttons
+	// (Approve, Deny): the address at which it reaches action_listen.
+	// Empty offers no buttons; replies still say what to type.
+	ActionURL string `yaml:"action_url"`
+	// ActionListen is the host:port the bot serves button clicks on.
+	ActionListen string `yaml:"action_listen"`
+	// ActionSecret keys the signatures on buttons, so buttons keep working
+	// across restarts; empty means a new random key at each start.
+	ActionSecret Secret `yaml:"action_secret"`
+	// MaxParts is how many posts a long reply may be split into; a longer
+	// one is uploaded as a file. Zero means 8.
+	MaxParts int `yaml:"max_parts"`
 }
 
 // Pace is a sending rate: Burst lines at once, then one every Every.

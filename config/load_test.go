@@ -154,6 +154,8 @@ func TestRedactedRoundTrip(t *testing.T) {
 	cfg.Adapters.IRC.ChannelKeys = ""
 	cfg.Adapters.XMPP.Password = "[redacted]"
 	cfg.Adapters.XMPP.Rooms[1].Password = "[redacted]"
+	cfg.Adapters.Mattermost.Token = "[redacted]"
+	cfg.Adapters.Mattermost.ActionSecret = ""
 	out, err := cfg.Redacted()
 	if err != nil {
 		t.Fatal(err)

@@ -76,6 +76,9 @@ func (c *Config) Validate() error {
 	if c.Adapters.IRC != nil {
 		errs = append(errs, c.Adapters.IRC.validate()...)
 	}
+	if c.Adapters.Mattermost != nil {
+		errs = append(errs, c.Adapters.Mattermost.validate()...)
+	}
 	c.validateIngest(bad)
 
 	firstUse := make(map[string]int)
@@ -381,4 +384,50 @@ func (s *Slack) validate() []error {
 		bad("adapters.slack.mode: %q is not a mode; use socket or http", s.Mode)
 	}
 	return errs
+}
+
+func (c *Mattermost) validate() []error {
+	var errs []error
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("adapters.mattermost."+format, args...))
+	}
+	u, err := url.Parse(c.URL)
+	switch {
+	case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "":
+		bad("url: %q is not the server's address; set it, such as https://chat.example.com", c.URL)
+	case u.Scheme == "http" && !c.Insecure && !loopback(u.Hostname()):
+		bad("url: %q would send the token in the clear; use https, or set insecure inside a private network", c.URL)
+	}
+	if c.Token == "" {
+		bad("token: is empty; set the bot account's access token (or SEIPBOT_ADAPTERS_MATTERMOST_TOKEN_FILE)")
+	}
+	if c.ActionURL != "" {
+		if u, err := url.Parse(c.ActionURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			bad("action_url: %q is not an http(s) address; set where Mattermost reaches action_listen, such as http://seipbot:8066/mattermost/actions", c.ActionURL)
+		}
+	}
+	if c.ActionListen != "" {
+		if _, port, err := net.SplitHostPort(c.ActionListen); err != nil || port == "" {
+			bad("action_listen: %q is not host:port; set it, such as :8066", c.ActionListen)
+		}
+		if c.ActionURL == "" {
+			bad("action_url: is empty but action_listen is set; set the address at which Mattermost reaches it")
+		}
+	}
+	if c.ActionSecret != "" && c.ActionURL == "" {
+		bad("action_secret: is set but action_url is empty, so no buttons are offered; set action_url or remove action_secret")
+	}
+	if c.MaxParts < 0 {
+		bad("max_parts: %d is negative; use 0 for the default of 8 or a positive number", c.MaxParts)
+	}
+	return errs
+}
+
+// loopback reports whether host names this machine.
+func loopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

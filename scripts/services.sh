@@ -28,3 +28,9 @@ ensure_pkg nmap nmap
 SEIPBOT_TEST_HELM=$(scripts/helm.sh)
 SEIPBOT_TEST_COMPOSE=$(scripts/compose.sh)
 export SEIPBOT_TEST_HELM SEIPBOT_TEST_COMPOSE
+
+# Mattermost (built from the module proxy once per machine, cached outside
+# the clone) and PostgreSQL with the role mmuser: the Mattermost adapter's
+# tests start their own server on a free port with a fresh database.
+# shellcheck source=scripts/mattermost.sh
+. scripts/mattermost.sh

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/seipbot/seipbot/adapter/irc"
+	"github.com/seipbot/seipbot/adapter/mattermost"
 	"github.com/seipbot/seipbot/adapter/shell"
 	"github.com/seipbot/seipbot/adapter/slack"
 	"github.com/seipbot/seipbot/adapter/xmpp"
@@ -107,6 +108,17 @@ func (c *cli) adapters(cfg *config.Config, log *slog.Logger) ([]bot.Adapter, err
 		a, err := slack.New(slack.Options{
 			Mode: sc.Mode, BotToken: sc.BotToken.Reveal(), AppToken: sc.AppToken.Reveal(),
 			SigningSecret: sc.SigningSecret.Reveal(), Listen: sc.Listen, Logger: log,
+		})
+		if err != nil {
+			return nil, err
+		}
+		list = append(list, a)
+	}
+	if mc := cfg.Adapters.Mattermost; mc != nil {
+		a, err := mattermost.New(mattermost.Options{
+			URL: mc.URL, Token: mc.Token.Reveal(),
+			ActionURL: mc.ActionURL, ActionListen: mc.ActionListen, ActionSecret: []byte(mc.ActionSecret.Reveal()),
+			MaxParts: mc.MaxParts, Logger: log,
 		})
 		if err != nil {
 			return nil, err

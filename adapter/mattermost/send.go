@@ -1,0 +1,151 @@
+package mattermost
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/mattermost/mattermost/server/public/model"
+
+	"github.com/seipbot/seipbot/bot"
+)
+
+// Send posts r. Markdown is Mattermost's own markup, so the text goes as
+// it is. A reply longer than one post is split, and one longer than
+// MaxParts posts is uploaded as a file. Send returns once the server has
+// stored every post, so a reply cut off by a dropped connection is retried;
+// the parts already stored are not posted again.
+func (a *Adapter) Send(ctx context.Context, r bot.Response) error {
+	if strings.TrimSpace(r.Text) == "" {
+		return nil
+	}
+	me, err := a.self(ctx)
+	if fe := (errFatal{}); errors.As(err, &fe) {
+		return bot.Permanent(err)
+	}
+	if err != nil {
+		return err
+	}
+	channel, err := a.channel(ctx, me, r)
+	if err != nil {
+		return err
+	}
+	parts := split(r.Text, MaxPost)
+	if len(parts) > a.opts.MaxParts {
+		return a.upload(ctx, channel, r)
+	}
+	key := channel + "\x00" + r.Thread + "\x00" + r.Text
+	a.mu.Lock()
+	done := a.progress[key]
+	a.mu.Unlock()
+	for i := done; i < len(parts); i++ {
+		p := &model.Post{ChannelId: channel, RootId: r.Thread, Message: parts[i]}
+		if i == len(parts)-1 {
+			a.addButtons(p, r, channel)
+		}
+		if _, resp, err := a.api.CreatePost(ctx, p); err != nil {
+			err = classify("post", resp, err)
+			a.mu.Lock()
+			if i > 0 && !bot.IsPermanent(err) {
+				a.progress[key] = i
+			} else {
+				delete(a.progress, key)
+			}
+			a.mu.Unlock()
+			return err
+		}
+	}
+	a.mu.Lock()
+	delete(a.progress, key)
+	a.mu.Unlock()
+	return nil
+}
+
+// upload posts r's text as a file, with its first line as the message so
+// the channel shows what it is.
+func (a *Adapter) upload(ctx context.Context, channel string, r bot.Response) error {
+	up, resp, err := a.api.UploadFile(ctx, []byte(r.Text), channel, "reply.txt")
+	if err != nil {
+		return classify("upload", resp, err)
+	}
+	if len(up.FileInfos) == 0 {
+		return errors.New("mattermost: upload: the server stored no file")
+	}
+	head, _, _ := strings.Cut(r.Text, "\n")
+	if len(head) > 200 {
+		head = head[:lastBreak(head, 200)] + "…"
+	}
+	msg := fmt.Sprintf("%s\n\n_The full reply (%d lines) is attached._", head, strings.Count(r.Text, "\n")+1)
+	p := &model.Post{ChannelId: channel, RootId: r.Thread, Message: msg, FileIds: model.StringArray{up.FileInfos[0].Id}}
+	a.addButtons(p, r, channel)
+	if _, resp, err := a.api.CreatePost(ctx, p); err != nil {
+		return classify("post", resp, err)
+	}
+	return nil
+}
+
+// channel returns the id of the channel r goes to: Room as a channel id or
+// "team/channel" name, or, for a direct message with no Room, the direct
+// channel with the user.
+func (a *Adapter) channel(ctx context.Context, me *model.User, r bot.Response) (string, error) {
+	var key string
+	switch {
+	case r.Room != "" && model.IsValidId(r.Room):
+		return r.Room, nil
+	case r.Room != "":
+		team, name, ok := strings.Cut(r.Room, "/")
+		if !ok || team == "" || name == "" {
+			return "", bot.Permanent(fmt.Errorf("mattermost: room %q is neither a channel id nor team/channel", r.Room))
+		}
+		key = r.Room
+	case r.Direct:
+		id, ok := strings.CutPrefix(r.User, "mattermost:")
+		if !ok || !model.IsValidId(id) {
+			return "", bot.Permanent(fmt.Errorf("mattermost: %q is not a Mattermost user", r.User))
+		}
+		key = "@" + id
+	default:
+		return "", bot.Permanent(errors.New("mattermost: the response names no room or user"))
+	}
+	a.mu.Lock()
+	id := a.channels[key]
+	a.mu.Unlock()
+	if id != "" {
+		return id, nil
+	}
+	var c *model.Channel
+	var resp *model.Response
+	var err error
+	if user, ok := strings.CutPrefix(key, "@"); ok {
+		c, resp, err = a.api.CreateDirectChannel(ctx, me.Id, user)
+	} else {
+		team, name, _ := strings.Cut(key, "/")
+		c, resp, err = a.api.GetChannelByNameForTeamName(ctx, name, team, "")
+	}
+	if err != nil {
+		return "", classify("find channel "+key, resp, err)
+	}
+	a.mu.Lock()
+	a.channels[key] = c.Id
+	a.mu.Unlock()
+	return c.Id, nil
+}
+
+// classify wraps a failed request's error, marking as permanent what the
+// server refused for good (a missing channel, no permission) and leaving
+// retryable what may pass later (no connection, overload, rate limits).
+func classify(what string, resp *model.Response, err error) error {
+	err = fmt.Errorf("mattermost: %s: %w", what, err)
+	if resp == nil {
+		return err
+	}
+	switch s := resp.StatusCode; {
+	case s == 0, s == http.StatusRequestTimeout, s == http.StatusTooManyRequests, s >= 500:
+		return err
+	case s >= 400:
+		return bot.Permanent(err)
+	}
+	return err
+}
