@@ -14,11 +14,7 @@ import (
 
 func keyring(t *testing.T) *sealed.Keyring {
 	t.Helper()
-	k, err := sealed.NewKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	kr, err := sealed.ParseKeyring(k)
+	kr, err := sealed.NewKeyring()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -104,11 +104,7 @@ func (c *cli) config(_ context.Context, args []string) error {
 	}
 	// Wiring the bot on a throwaway store also catches what only shows
 	// when plugins register: a canned command that clashes with a built-in.
-	k, err := sealed.NewKey()
-	if err != nil {
-		return err
-	}
-	kr, err := sealed.ParseKeyring(k)
+	kr, err := sealed.NewKeyring()
 	if err != nil {
 		return err
 	}

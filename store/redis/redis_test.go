@@ -50,11 +50,7 @@ func TestPrefixIsLiteral(t *testing.T) {
 func TestSealedLeavesNoPlaintext(t *testing.T) {
 	c := redistest.Client(t)
 	prefix := redistest.Prefix(t, c)
-	k, err := sealed.NewKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	kr, err := sealed.ParseKeyring(k)
+	kr, err := sealed.NewKeyring()
 	if err != nil {
 		t.Fatal(err)
 	}

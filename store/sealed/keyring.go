@@ -58,6 +58,16 @@ func NewKey() (string, error) {
 	return keyPrefix + keyEncoding.EncodeToString(secret), nil
 }
 
+// NewKeyring returns a keyring holding one fresh random key, for data that
+// need not outlive the process (a configuration check, tests).
+func NewKeyring() (*Keyring, error) {
+	k, err := NewKey()
+	if err != nil {
+		return nil, err
+	}
+	return ParseKeyring(k)
+}
+
 // ParseKeyring parses one or more keys made by NewKey, separated by commas
 // (spaces around them are ignored). The first key is the current one; list
 // the old keys after it while rotating, until Reencrypt has moved every
