@@ -52,6 +52,8 @@ func TestLoadFiles(t *testing.T) {
 		{"syntax_error", true},
 		{"two_documents", true},
 		{"merge_loop", true},
+		{"redis", false},
+		{"redis_errors", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.fixture, func(t *testing.T) {

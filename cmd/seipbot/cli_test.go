@@ -39,11 +39,13 @@ type session struct {
 	done chan int
 }
 
-func startShell(t *testing.T, dataDir string) *session {
+// startShell starts a shell keeping its files in dataDir, with env added
+// to its environment.
+func startShell(t *testing.T, dataDir string, env ...string) *session {
 	t.Helper()
 	r, w := io.Pipe()
 	s := &session{in: w, out: &syncBuffer{}, done: make(chan int, 1)}
-	c := &cli{stdin: r, stdout: s.out, stderr: io.Discard, env: []string{"HOME=" + dataDir}}
+	c := &cli{stdin: r, stdout: s.out, stderr: io.Discard, env: append([]string{"HOME=" + dataDir}, env...)}
 	go func() {
 		s.done <- c.main(context.Background(), []string{"shell", "--data-dir", dataDir, "--user", "alice"})
 	}()

@@ -74,11 +74,11 @@ func (c *cli) open(cfg *config.Config, createKey bool) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, desc, err := openStore(cfg, kr, log)
+	st, desc, shared, err := openStore(cfg, kr, log)
 	if err != nil {
 		return nil, err
 	}
-	a, err := wire(cfg, st, desc, log)
+	a, err := wire(cfg, st, desc, shared, log)
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -108,7 +108,7 @@ func (c *cli) config(_ context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := wire(cfg, sealed.New(memory.New(), kr), "memory", c.logger(cfg)); err != nil {
+	if _, err := wire(cfg, sealed.New(memory.New(), kr), "memory", nil, c.logger(cfg)); err != nil {
 		return err
 	}
 	fmt.Fprintln(c.stdout, "The configuration is valid.")
@@ -136,7 +136,7 @@ func (c *cli) reencrypt(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	st, _, err := openStore(cfg, kr, c.logger(cfg))
+	st, _, _, err := openStore(cfg, kr, c.logger(cfg))
 	if err != nil {
 		return err
 	}

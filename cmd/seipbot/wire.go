@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -14,6 +17,8 @@ import (
 	"strings"
 	"time"
 
+	goredis "github.com/redis/go-redis/v9"
+
 	"github.com/seipbot/seipbot/bot"
 	"github.com/seipbot/seipbot/config"
 	"github.com/seipbot/seipbot/plugins/canned"
@@ -22,10 +27,12 @@ import (
 	"github.com/seipbot/seipbot/plugins/remind"
 	"github.com/seipbot/seipbot/plugins/smalltalk"
 	"github.com/seipbot/seipbot/plugins/worldtime"
+	"github.com/seipbot/seipbot/replica"
 	"github.com/seipbot/seipbot/schedule"
 	"github.com/seipbot/seipbot/store"
 	"github.com/seipbot/seipbot/store/bolt"
 	"github.com/seipbot/seipbot/store/memory"
+	"github.com/seipbot/seipbot/store/redis"
 	"github.com/seipbot/seipbot/store/sealed"
 )
 
@@ -130,27 +137,86 @@ func (c *cli) keyring(cfg *config.Config, create bool) (*sealed.Keyring, error) 
 	return kr, nil
 }
 
-// openStore opens the configured backend, sealed with kr.
-func openStore(cfg *config.Config, kr *sealed.Keyring, log *slog.Logger) (*sealed.Store, string, error) {
+// openStore opens the configured backend, sealed with kr. With Redis it
+// also returns the store's client, through which the replicas coordinate;
+// it stays open until the store is closed.
+func openStore(cfg *config.Config, kr *sealed.Keyring, log *slog.Logger) (*sealed.Store, string, goredis.UniversalClient, error) {
 	var raw store.Store
 	var desc string
+	var shared goredis.UniversalClient
 	switch cfg.Store.Kind {
 	case "memory":
 		raw, desc = memory.New(), "memory"
+	case "redis":
+		r, err := openRedis(cfg.Store, log)
+		if err != nil {
+			return nil, "", nil, err
+		}
+		raw, desc, shared = r, "redis", r.Client()
 	default:
 		if err := os.MkdirAll(filepath.Dir(cfg.Store.Path), 0o700); err != nil {
-			return nil, "", fmt.Errorf("create data dir: %w", err)
+			return nil, "", nil, fmt.Errorf("create data dir: %w", err)
 		}
 		b, err := bolt.Open(cfg.Store.Path, bolt.Options{Logger: log})
 		if errors.Is(err, bolt.ErrLocked) {
-			return nil, "", fmt.Errorf("%s is in use by another seipbot; stop it or use another --data-dir", cfg.Store.Path)
+			return nil, "", nil, fmt.Errorf("%s is in use by another seipbot; stop it or use another --data-dir", cfg.Store.Path)
 		}
 		if err != nil {
-			return nil, "", err
+			return nil, "", nil, err
 		}
 		raw, desc = b, "bolt "+cfg.Store.Path
 	}
-	return sealed.New(raw, kr), desc + " (sealed)", nil
+	return sealed.New(raw, kr), desc + " (sealed)", shared, nil
+}
+
+// openRedis opens the Redis store. A server that does not answer yet is
+// only logged: the client reconnects by itself, and until then commands
+// are answered "storage unavailable".
+func openRedis(s config.Store, log *slog.Logger) (*redis.Store, error) {
+	tc, err := redisTLS(s.TLS)
+	if err != nil {
+		return nil, err
+	}
+	r, err := redis.Open(redis.ClientOptions{
+		URL: s.URL, Addrs: s.Addrs, MasterName: s.MasterName,
+		Username: s.Username, Password: s.Password.Reveal(), TLS: tc,
+	}, s.KeyPrefix)
+	if err != nil {
+		return nil, fmt.Errorf("store.url: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := r.Client().Ping(ctx).Err(); err != nil {
+		log.Warn("redis does not answer yet; retrying as the bot runs", "err", redis.Err(ctx, err))
+	}
+	return r, nil
+}
+
+// redisTLS returns the TLS settings for Redis, or nil when store.tls sets
+// none (a rediss:// URL then still uses TLS with the system's roots).
+func redisTLS(t config.TLS) (*tls.Config, error) {
+	if t == (config.TLS{}) {
+		return nil, nil
+	}
+	tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: t.ServerName}
+	if t.CAFile != "" {
+		pem, err := os.ReadFile(t.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("store.tls.ca_file: %w", err)
+		}
+		tc.RootCAs = x509.NewCertPool()
+		if !tc.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("store.tls.ca_file: %s holds no PEM certificate", t.CAFile)
+		}
+	}
+	if t.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("store.tls: client certificate: %w", err)
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	}
+	return tc, nil
 }
 
 // app is a wired bot with everything it owns.
@@ -160,12 +226,28 @@ type app struct {
 	st    store.Store
 	bot   *bot.Bot
 	sched *schedule.Scheduler
+	// lease, when set, is the scheduler's: replicas share the store, and
+	// only the one holding the lease runs the scheduler.
+	lease *replica.Lease
 }
 
-// wire builds the bot and its plugins on st. It does no I/O.
-func wire(cfg *config.Config, st store.Store, storeDesc string, log *slog.Logger) (*app, error) {
+// wire builds the bot and its plugins on st. With a shared client (Redis)
+// the bot is one of several replicas: it claims each message and runs the
+// scheduler only while it leads. It does no I/O.
+func wire(cfg *config.Config, st store.Store, storeDesc string, shared goredis.UniversalClient, log *slog.Logger) (*app, error) {
 	outbox := bot.NewOutbox(st, log, bot.Backoff{})
-	sched, err := schedule.New(st, schedule.Options{Logger: log, Location: cfg.Location()})
+	schedOpts := schedule.Options{Logger: log, Location: cfg.Location()}
+	var claimer bot.Claimer
+	var lease *replica.Lease
+	if shared != nil {
+		holder := replicaName()
+		claimer = replica.NewRedisClaimer(shared, cfg.Store.KeyPrefix, holder)
+		lease = replica.NewLease(shared, cfg.Store.KeyPrefix, replica.LeaseOptions{Name: "scheduler", Holder: holder, Logger: log})
+		// The leader learns of reminders set on other replicas by
+		// reading the store again; a second is as late as one may be.
+		schedOpts.Leader, schedOpts.Poll = lease, time.Second
+	}
+	sched, err := schedule.New(st, schedOpts)
 	if err != nil {
 		return nil, err
 	}
@@ -175,6 +257,7 @@ func wire(cfg *config.Config, st store.Store, storeDesc string, log *slog.Logger
 		Rooms:          cfg.Rooms,
 		CommandTimeout: time.Duration(cfg.CommandTimeout),
 		RateLimit:      bot.RateLimit{PerMinute: cfg.RateLimit.PerMinute, Burst: cfg.RateLimit.Burst},
+		Claimer:        claimer,
 		Outbox:         outbox,
 		Logger:         log,
 	})
@@ -196,7 +279,15 @@ func wire(cfg *config.Config, st store.Store, storeDesc string, log *slog.Logger
 	if err := b.Use(plugins...); err != nil {
 		return nil, err
 	}
-	return &app{cfg: cfg, log: log, st: st, bot: b, sched: sched}, nil
+	return &app{cfg: cfg, log: log, st: st, bot: b, sched: sched, lease: lease}, nil
+}
+
+// replicaName names this process among the bot's replicas, in claims and
+// the lease, readably (host and pid) and uniquely (a random suffix, since
+// containers often share a host name and pid 1).
+func replicaName() string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), rand.Text()[:6])
 }
 
 // cannedPlugin makes the plugin for the configuration's commands: and
@@ -217,7 +308,7 @@ func cannedPlugin(cfg *config.Config) (*canned.Plugin, error) {
 func (a *app) run(ctx context.Context) error {
 	schedCtx, stopSched := context.WithCancel(ctx)
 	schedDone := make(chan error, 1)
-	go func() { schedDone <- a.sched.Run(schedCtx) }()
+	go func() { schedDone <- a.runScheduler(schedCtx) }()
 	err := a.bot.Run(ctx)
 	stopSched()
 	schedErr := <-schedDone
@@ -226,6 +317,19 @@ func (a *app) run(ctx context.Context) error {
 		schedErr = nil
 	}
 	return errors.Join(err, schedErr)
+}
+
+// runScheduler runs the scheduler: at once when the bot is alone, and
+// otherwise during each term this replica holds the lease.
+func (a *app) runScheduler(ctx context.Context) error {
+	if a.lease == nil {
+		return a.sched.Run(ctx)
+	}
+	return a.lease.Run(ctx, func(ctx context.Context) {
+		if err := a.sched.Run(ctx); err != nil && ctx.Err() == nil {
+			a.log.Warn("the scheduler stopped; campaigning again", "err", err)
+		}
+	})
 }
 
 // defaultUser is the OS user's name, the shell's identity by default.

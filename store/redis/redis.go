@@ -117,10 +117,11 @@ func unavailable(err error) bool {
 	return false
 }
 
-// Store is a store.Store in Redis. Make one with New.
+// Store is a store.Store in Redis. Make one with New or Open.
 type Store struct {
 	c      goredis.UniversalClient
 	prefix string
+	owned  bool // Close closes c
 	closed atomic.Bool
 }
 
@@ -130,6 +131,20 @@ type Store struct {
 func New(c goredis.UniversalClient, prefix string) *Store {
 	return &Store{c: c, prefix: prefix}
 }
+
+// Open returns a Store on a client of its own, which Close closes. The
+// client is shared through Client with the Store's other users, which
+// must be done with it before the Store is closed.
+func Open(o ClientOptions, prefix string) (*Store, error) {
+	c, err := NewClient(o)
+	if err != nil {
+		return nil, err
+	}
+	return &Store{c: c, prefix: prefix, owned: true}, nil
+}
+
+// Client returns the Store's client.
+func (s *Store) Client() goredis.UniversalClient { return s.c }
 
 // check returns the error a call fails with before it starts.
 func (s *Store) check(ctx context.Context) error {
@@ -314,8 +329,10 @@ func (s *Store) Update(ctx context.Context, key string, fn func(current []byte) 
 	}
 }
 
-// Close implements store.Store. It leaves the client open.
+// Close implements store.Store. It closes the client only if Open made it.
 func (s *Store) Close() error {
-	s.closed.Store(true)
-	return nil
+	if s.closed.Swap(true) || !s.owned {
+		return nil
+	}
+	return s.c.Close()
 }
