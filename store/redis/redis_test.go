@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net"
+	"os/exec"
+	"strconv"
 	"testing"
 	"time"
 
@@ -174,4 +177,65 @@ func BenchmarkPut(b *testing.B) {
 func BenchmarkGet(b *testing.B) {
 	c := redistest.Client(b)
 	storetest.BenchGet(b, redis.New(c, redistest.Prefix(b, c)))
+}
+
+// TestRecoversAfterOutage stops a Redis of its own under a store and
+// starts it again: the store reports the outage as store.ErrUnavailable
+// and works again once the server is back, without being reopened.
+func TestRecoversAfterOutage(t *testing.T) {
+	redistest.URL(t) // the same switch as the other Redis tests
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		t.Skip("redis-server is not installed")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().(*net.TCPAddr)
+	ln.Close()
+	dir := t.TempDir()
+	var server *exec.Cmd
+	start := func() {
+		server = exec.Command(bin, "--bind", "127.0.0.1", "--port", strconv.Itoa(addr.Port), "--save", "", "--appendonly", "no", "--dir", dir)
+		if err := server.Start(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stop := func() {
+		server.Process.Kill()
+		server.Wait()
+	}
+	start()
+	t.Cleanup(stop)
+
+	c, err := redis.NewClient(redis.ClientOptions{URL: "redis://" + addr.String() + "/0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	s := redis.New(c, "outage:")
+	ctx := t.Context()
+	put := func() error {
+		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		return s.Put(ctx, "k/1", []byte("v"), 0)
+	}
+	eventually := func(what string, ok func(error) bool) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for err := put(); !ok(err); err = put() {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: last error %v", what, err)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	eventually("the server starts", func(err error) bool { return err == nil })
+	stop()
+	if err := put(); !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("Put while Redis is down = %v, want store.ErrUnavailable", err)
+	}
+	start()
+	eventually("the store recovers", func(err error) bool { return err == nil })
 }
