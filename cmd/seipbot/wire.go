@@ -177,6 +177,9 @@ func openRedis(s config.Store, log *slog.Logger) (*redis.Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	// go-redis logs reconnection trouble with the standard library's
+	// logger, whose plain lines would break a JSON log.
+	goredis.SetLogger(redisLog{log})
 	r, err := redis.Open(redis.ClientOptions{
 		URL: s.URL, Addrs: s.Addrs, MasterName: s.MasterName,
 		Username: s.Username, Password: s.Password.Reveal(), TLS: tc,
@@ -190,6 +193,13 @@ func openRedis(s config.Store, log *slog.Logger) (*redis.Store, error) {
 		log.Warn("redis does not answer yet; retrying as the bot runs", "err", redis.Err(ctx, err))
 	}
 	return r, nil
+}
+
+// redisLog sends go-redis's log lines to the bot's log.
+type redisLog struct{ log *slog.Logger }
+
+func (l redisLog) Printf(ctx context.Context, format string, v ...any) {
+	l.log.WarnContext(ctx, "redis client", "msg", fmt.Sprintf(format, v...))
 }
 
 // redisTLS returns the TLS settings for Redis, or nil when store.tls sets
