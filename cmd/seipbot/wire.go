@@ -199,7 +199,7 @@ func openRedis(s config.Store, log *slog.Logger) (*redis.Store, error) {
 type redisLog struct{ log *slog.Logger }
 
 func (l redisLog) Printf(ctx context.Context, format string, v ...any) {
-	l.log.WarnContext(ctx, "redis client", "msg", fmt.Sprintf(format, v...))
+	l.log.WarnContext(ctx, "redis client", "detail", fmt.Sprintf(format, v...))
 }
 
 // redisTLS returns the TLS settings for Redis, or nil when store.tls sets
