@@ -99,18 +99,18 @@ func (q *Queue) group(ctx context.Context) error {
 	return nil
 }
 
-// Consume returns up to max jobs for this consumer: first those left
+// Consume returns up to n jobs for this consumer: first those left
 // pending by others for MinIdle, then new ones, waiting up to block for
 // one to come (keep block short: a cancelled ctx may not cut the wait).
 // It returns no jobs and no error when none came. Call Ack for each job
 // once it is done.
-func (q *Queue) Consume(ctx context.Context, max int, block time.Duration) ([]Job, error) {
+func (q *Queue) Consume(ctx context.Context, n int, block time.Duration) ([]Job, error) {
 	if err := q.group(ctx); err != nil {
 		return nil, err
 	}
 	msgs, _, err := q.c.XAutoClaim(ctx, &goredis.XAutoClaimArgs{
 		Stream: q.stream, Group: q.o.Group, Consumer: q.o.Consumer,
-		MinIdle: q.o.MinIdle, Start: "0", Count: int64(max),
+		MinIdle: q.o.MinIdle, Start: "0", Count: int64(n),
 	}).Result()
 	if err != nil {
 		return nil, redis.Err(ctx, err)
@@ -120,7 +120,7 @@ func (q *Queue) Consume(ctx context.Context, max int, block time.Duration) ([]Jo
 	}
 	streams, err := q.c.XReadGroup(ctx, &goredis.XReadGroupArgs{
 		Group: q.o.Group, Consumer: q.o.Consumer, Streams: []string{q.stream, ">"},
-		Count: int64(max), Block: block,
+		Count: int64(n), Block: block,
 	}).Result()
 	if errors.Is(err, goredis.Nil) {
 		return nil, nil
