@@ -85,6 +85,9 @@ func (s *Scheduler) At(ctx context.Context, at time.Time, kind string, payload [
 	// The loop recomputes its timer from all entries, so waking it whether
 	// or not this entry is the earliest is both simple and correct.
 	s.nudge()
+	if s.changed != nil {
+		s.changed(ctx)
+	}
 	return e, nil
 }
 
@@ -164,6 +167,9 @@ func (s *Scheduler) Cancel(ctx context.Context, id string) error {
 	s.mu.Lock()
 	delete(s.entries, id)
 	s.mu.Unlock()
+	if s.changed != nil {
+		s.changed(ctx)
+	}
 	return nil
 }
 
@@ -269,10 +275,18 @@ func (s *Scheduler) deliverEntries(ctx context.Context, wg *sync.WaitGroup, star
 		case <-s.wake:
 		case <-wait:
 		case <-poll:
-			if err := s.loadEntries(ctx, started); err != nil && ctx.Err() == nil {
-				s.log.Error("reading the stored entries failed; trying again at the next poll", "err", err)
-			}
+			s.reload(ctx, started)
+		case <-s.refresh:
+			s.reload(ctx, started)
 		}
+	}
+}
+
+// reload reads the stored entries again for a poll or a refresh; a failure
+// waits for the next one.
+func (s *Scheduler) reload(ctx context.Context, started time.Time) {
+	if err := s.loadEntries(ctx, started); err != nil && ctx.Err() == nil {
+		s.log.Error("reading the stored entries failed; trying again at the next poll or refresh", "err", err)
 	}
 }
 

@@ -66,33 +66,52 @@ func TestSchedulerStopsWhenNoLongerLeader(t *testing.T) {
 	})
 }
 
-// TestPollSeesOtherReplicasEntries runs the leader's scheduler beside
-// another replica's, sharing a store: what the other adds is delivered,
-// what it cancels is not.
-func TestPollSeesOtherReplicasEntries(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		st := newMemStore()
-		lead, err := New(st, Options{Location: time.UTC, Poll: time.Second})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var delivered recorder[string]
-		lead.Handle("note", func(_ context.Context, e Entry, _ bool) error {
-			delivered.add(string(e.Payload) + "@" + time.Now().UTC().Format(time.TimeOnly))
-			return nil
+// TestOtherReplicasEntries runs the leader's scheduler beside another
+// replica's, sharing a store: what the other adds is delivered on time,
+// what it cancels is not, whether the leader learns of it by polling or
+// by the other's Changed calling its Refresh.
+func TestOtherReplicasEntries(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		poll    time.Duration
+		refresh bool
+	}{
+		{"poll", time.Second, false},
+		{"refresh", 0, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				st := newMemStore()
+				lead, err := New(st, Options{Location: time.UTC, Poll: tc.poll})
+				if err != nil {
+					t.Fatal(err)
+				}
+				var delivered recorder[string]
+				lead.Handle("note", func(_ context.Context, e Entry, _ bool) error {
+					delivered.add(string(e.Payload) + "@" + time.Now().UTC().Format(time.TimeOnly))
+					return nil
+				})
+				stop := start(t, lead)
+				defer stop()
+				opts := Options{Location: time.UTC}
+				if tc.refresh {
+					opts.Changed = func(context.Context) { lead.Refresh() }
+				}
+				other, err := New(st, opts)
+				if err != nil {
+					t.Fatal(err)
+				}
+				mustAt(t, other, epoch.Add(time.Minute), "note", []byte("kept"))
+				gone := mustAt(t, other, epoch.Add(time.Minute), "note", []byte("cancelled"))
+				advance(10 * time.Second)
+				if err := other.Cancel(t.Context(), gone.ID); err != nil {
+					t.Fatal(err)
+				}
+				advance(time.Minute)
+				if got := delivered.get(); len(got) != 1 || got[0] != "kept@00:01:00" {
+					t.Fatalf("delivered %q, want only the kept entry at 00:01:00", got)
+				}
+			})
 		})
-		stop := start(t, lead)
-		defer stop()
-		other := newScheduler(t, st)
-		mustAt(t, other, epoch.Add(time.Minute), "note", []byte("kept"))
-		gone := mustAt(t, other, epoch.Add(time.Minute), "note", []byte("cancelled"))
-		advance(10 * time.Second)
-		if err := other.Cancel(t.Context(), gone.ID); err != nil {
-			t.Fatal(err)
-		}
-		advance(time.Minute)
-		if got := delivered.get(); len(got) != 1 || got[0] != "kept@00:01:00" {
-			t.Fatalf("delivered %q, want only the kept entry at 00:01:00", got)
-		}
-	})
+	}
 }

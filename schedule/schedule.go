@@ -43,8 +43,13 @@ type Options struct {
 	Leader Leader
 	// Poll, when set, makes Run read the stored entries again that often,
 	// to deliver those that other replicas added and drop those they
-	// cancelled. Zero means entries change only through this Scheduler.
+	// cancelled. Zero means entries change only through this Scheduler
+	// and Refresh.
 	Poll time.Duration
+	// Changed, when set, is called after At or Cancel has changed the
+	// stored entries, so that the leader's Scheduler can be told to
+	// Refresh (through package bus) without waiting for its next poll.
+	Changed func(ctx context.Context)
 }
 
 // Leader is what a Scheduler asks whether it may act: replica.Lease, whose
@@ -69,10 +74,13 @@ type Scheduler struct {
 	retryMax time.Duration
 	leader   Leader
 	poll     time.Duration
+	changed  func(context.Context)
 
 	// wake nudges a running entry loop to look at its entries again; it
-	// holds at most one pending nudge.
-	wake chan struct{}
+	// holds at most one pending nudge. refresh likewise asks it to read
+	// them from the store again.
+	wake    chan struct{}
+	refresh chan struct{}
 
 	mu       sync.Mutex
 	running  bool
@@ -102,7 +110,9 @@ func New(st store.Store, opts Options) (*Scheduler, error) {
 		retryMax: opts.RetryMax,
 		leader:   opts.Leader,
 		poll:     opts.Poll,
+		changed:  opts.Changed,
 		wake:     make(chan struct{}, 1),
+		refresh:  make(chan struct{}, 1),
 		jobs:     make(map[string]*job),
 		handlers: make(map[string]HandlerFunc),
 		entries:  make(map[string]*pending),
@@ -200,6 +210,16 @@ func (s *Scheduler) leads(ctx context.Context) bool {
 		s.stop(fmt.Errorf("%w: %w", ErrNotLeader, err))
 	}
 	return false
+}
+
+// Refresh makes a running Run read the stored entries again, to deliver
+// those another replica added and drop those it cancelled. It does not
+// block; refreshes asked for while one is pending are one refresh.
+func (s *Scheduler) Refresh() {
+	select {
+	case s.refresh <- struct{}{}:
+	default:
+	}
 }
 
 // nudge wakes the entry loop without blocking: one pending nudge is enough

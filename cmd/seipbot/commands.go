@@ -78,7 +78,7 @@ func (c *cli) open(cfg *config.Config, createKey bool) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	a, err := wire(cfg, st, desc, shared, log)
+	a, err := wire(cfg, st, desc, shared, kr, log)
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -108,7 +108,7 @@ func (c *cli) config(_ context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := wire(cfg, sealed.New(memory.New(), kr), "memory", nil, c.logger(cfg)); err != nil {
+	if _, err := wire(cfg, sealed.New(memory.New(), kr), "memory", nil, kr, c.logger(cfg)); err != nil {
 		return err
 	}
 	fmt.Fprintln(c.stdout, "The configuration is valid.")

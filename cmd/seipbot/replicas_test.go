@@ -195,6 +195,19 @@ func (s *lineServer) answered(from, to int) (n, twice int) {
 	return n, twice
 }
 
+// saidWith returns how many answers, repeats included, hold part.
+func (s *lineServer) saidWith(part string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for text, c := range s.replies {
+		if strings.Contains(text, part) {
+			n += c
+		}
+	}
+	return n
+}
+
 // waitFor polls cond until it holds or the bound, which only a broken bot
 // reaches, passes.
 func waitFor(t *testing.T, what string, within time.Duration, cond func() bool) {
@@ -210,7 +223,7 @@ func waitFor(t *testing.T, what string, within time.Duration, cond func() bool) 
 
 // TestReplicas runs three replicas on one Redis: every message reaches all
 // three, and each is answered exactly once, also after one replica is
-// killed with SIGKILL.
+// killed with SIGKILL; reminders set on any replica fire once, on time.
 func TestReplicas(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts three processes")
@@ -266,6 +279,15 @@ func TestReplicas(t *testing.T) {
 	// A figure for the notes, not an assertion: a slow machine is no bug.
 	t.Logf("three replicas answered %d jobs in %s (%.0f/s)", first, time.Since(began).Round(time.Millisecond), first/time.Since(began).Seconds())
 
+	// Reminders set through whichever replica claims them are all fired
+	// by the leader, once, and on time: word of each reaches the leader
+	// over the bus long before its next poll of the store.
+	const reminders = 6
+	for i := range reminders {
+		srv.send(5000+i, fmt.Sprintf("seipbot remind me in 2s to canary-%d", i))
+	}
+	waitFor(t, "every reminder fired", 10*time.Second, func() bool { return srv.saidWith(": canary-") == reminders })
+
 	// Kill the first replica outright while jobs are coming in, and wait
 	// until the server has seen it go: the jobs after are accepted only by
 	// the other two, and must all be answered. A job it had claimed but
@@ -296,6 +318,9 @@ func TestReplicas(t *testing.T) {
 	n, twice := srv.answered(0, last)
 	if twice >= 0 {
 		t.Fatalf("job %d was answered more than once", twice)
+	}
+	if n := srv.saidWith(": canary-"); n != reminders {
+		t.Fatalf("%d reminders fired, want %d", n, reminders)
 	}
 	t.Logf("%d of the %d jobs sent while the replica died were answered", n-first-after, during)
 }

@@ -20,6 +20,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/seipbot/seipbot/bot"
+	"github.com/seipbot/seipbot/bus"
 	"github.com/seipbot/seipbot/config"
 	"github.com/seipbot/seipbot/plugins/canned"
 	"github.com/seipbot/seipbot/plugins/help"
@@ -239,23 +240,38 @@ type app struct {
 	// lease, when set, is the scheduler's: replicas share the store, and
 	// only the one holding the lease runs the scheduler.
 	lease *replica.Lease
+	// bus, when set, carries word of reminders set or cancelled on any
+	// replica to the one running the scheduler.
+	bus bus.Bus
 }
+
+// scheduleTopic is where a replica says it changed the stored entries.
+const scheduleTopic = "schedule.changed"
 
 // wire builds the bot and its plugins on st. With a shared client (Redis)
 // the bot is one of several replicas: it claims each message and runs the
 // scheduler only while it leads. It does no I/O.
-func wire(cfg *config.Config, st store.Store, storeDesc string, shared goredis.UniversalClient, log *slog.Logger) (*app, error) {
+func wire(cfg *config.Config, st store.Store, storeDesc string, shared goredis.UniversalClient, kr *sealed.Keyring, log *slog.Logger) (*app, error) {
 	outbox := bot.NewOutbox(st, log, bot.Backoff{})
 	schedOpts := schedule.Options{Logger: log, Location: cfg.Location()}
 	var claimer bot.Claimer
 	var lease *replica.Lease
+	var events bus.Bus
 	if shared != nil {
 		holder := replicaName()
 		claimer = replica.NewRedisClaimer(shared, cfg.Store.KeyPrefix, holder)
 		lease = replica.NewLease(shared, cfg.Store.KeyPrefix, replica.LeaseOptions{Name: "scheduler", Holder: holder, Logger: log})
-		// The leader learns of reminders set on other replicas by
-		// reading the store again; a second is as late as one may be.
-		schedOpts.Leader, schedOpts.Poll = lease, time.Second
+		events = bus.NewRedis(shared, kr, cfg.Store.KeyPrefix, log)
+		schedOpts.Leader = lease
+		// The leader hears of reminders set on other replicas over the
+		// bus; reading the store every half minute catches any word the
+		// bus lost (it delivers at most once).
+		schedOpts.Poll = 30 * time.Second
+		schedOpts.Changed = func(ctx context.Context) {
+			if err := events.Publish(ctx, scheduleTopic, nil); err != nil {
+				log.Warn("telling the other replicas of a changed reminder failed; the leader sees it at its next poll", "err", err)
+			}
+		}
 	}
 	sched, err := schedule.New(st, schedOpts)
 	if err != nil {
@@ -289,7 +305,7 @@ func wire(cfg *config.Config, st store.Store, storeDesc string, shared goredis.U
 	if err := b.Use(plugins...); err != nil {
 		return nil, err
 	}
-	return &app{cfg: cfg, log: log, st: st, bot: b, sched: sched, lease: lease}, nil
+	return &app{cfg: cfg, log: log, st: st, bot: b, sched: sched, lease: lease, bus: events}, nil
 }
 
 // replicaName names this process among the bot's replicas, in claims and
@@ -330,16 +346,44 @@ func (a *app) run(ctx context.Context) error {
 }
 
 // runScheduler runs the scheduler: at once when the bot is alone, and
-// otherwise during each term this replica holds the lease.
+// otherwise during each term this replica holds the lease, refreshing it
+// whenever another replica says it changed the entries.
 func (a *app) runScheduler(ctx context.Context) error {
 	if a.lease == nil {
 		return a.sched.Run(ctx)
 	}
+	go a.followChanges(ctx)
 	return a.lease.Run(ctx, func(ctx context.Context) {
 		if err := a.sched.Run(ctx); err != nil && ctx.Err() == nil {
 			a.log.Warn("the scheduler stopped; campaigning again", "err", err)
 		}
 	})
+}
+
+// followChanges refreshes the scheduler whenever a replica says it changed
+// the entries, until ctx is done; a lost subscription is taken again.
+func (a *app) followChanges(ctx context.Context) {
+	for ctx.Err() == nil {
+		changes, err := a.bus.Subscribe(ctx, scheduleTopic)
+		if err != nil {
+			a.log.Warn("listening for changed reminders failed; trying again", "err", err)
+			sleepCtx(ctx, 5*time.Second)
+			continue
+		}
+		for range changes {
+			a.sched.Refresh()
+		}
+	}
+}
+
+// sleepCtx waits for d or until ctx is done.
+func sleepCtx(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
 }
 
 // defaultUser is the OS user's name, the shell's identity by default.
