@@ -31,6 +31,13 @@ type Options struct {
 	// Approval, when set, runs after authorization (a two-person rule).
 	Approval Middleware
 
+	// Claimer, when set, makes this replica handle only the messages it
+	// claims first; nil means a single replica, which handles everything.
+	Claimer Claimer
+	// ClaimTTL is how long a claim holds: longer than any platform takes
+	// to redeliver a message. Default 1h.
+	ClaimTTL time.Duration
+
 	Outbox *Outbox
 	Logger *slog.Logger
 	Now    func() time.Time
@@ -86,6 +93,9 @@ func New(opts Options) (*Bot, error) {
 	}
 	if opts.DrainTimeout <= 0 {
 		opts.DrainTimeout = 10 * time.Second
+	}
+	if opts.ClaimTTL <= 0 {
+		opts.ClaimTTL = time.Hour
 	}
 	if opts.Outbox == nil {
 		opts.Outbox = NewOutbox(nil, opts.Logger, Backoff{})
@@ -230,8 +240,20 @@ func (b *Bot) dispatch(m *Message) {
 	if !m.Direct && b.rooms != nil && !b.rooms[m.Room] {
 		return
 	}
+	claimed, claimErr := b.claim(ctx, m)
+	if !claimed && claimErr == nil {
+		return // another replica has it
+	}
 	body, addressed := b.router.address(m)
 	m.Addressed, m.Body = addressed, body
+	if claimErr != nil {
+		// Handling it unclaimed could answer it twice; a command gets told
+		// to try again, small talk is let go.
+		if addressed {
+			_ = b.outbox.Send(ctx, ReplyTo(m, unavailableText))
+		}
+		return
+	}
 	heard := b.hear(ctx, m)
 	if !addressed {
 		return

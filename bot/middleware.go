@@ -7,6 +7,8 @@ import (
 	"runtime/debug"
 	"sync"
 	"time"
+
+	"github.com/seipbot/seipbot/store"
 )
 
 // report is the outermost middleware: it turns a handler's error or panic
@@ -40,6 +42,8 @@ func (b *Bot) report(next Handler) Handler {
 			_ = w.Reply(replyCtx, msg)
 		case errors.As(err, &ue):
 			_ = w.Reply(replyCtx, ue.Error())
+		case errors.Is(err, store.ErrUnavailable):
+			_ = w.Reply(replyCtx, unavailableText)
 		case errors.Is(err, context.DeadlineExceeded):
 			_ = w.Reply(replyCtx, fmt.Sprintf("%q took longer than %s and was stopped; try again, or narrow the request.", commandName(m), b.opts.CommandTimeout))
 		default:

@@ -182,10 +182,43 @@ type Log struct {
 
 // Store chooses where state is kept.
 type Store struct {
-	// Kind is bolt (a file, the default) or memory (lost on exit).
+	// Kind is bolt (a file, the default), memory (lost on exit) or redis
+	// (shared by replicas of the bot, which then coordinate through it).
 	Kind string `yaml:"kind"`
 	// Path is the bolt file; it defaults to <data_dir>/seipbot.db.
 	Path string `yaml:"path"`
+
+	// The settings below are for kind redis.
+
+	// URL is redis://host:6379/0, or rediss://… for TLS. It must not hold
+	// the password, which would show wherever the URL is printed.
+	URL string `yaml:"url,omitempty"`
+	// Addrs are further nodes (host:port): the Sentinels when MasterName
+	// is set, otherwise Redis Cluster seed nodes.
+	Addrs []string `yaml:"addrs,omitempty"`
+	// MasterName names the master that the Sentinels monitor.
+	MasterName string `yaml:"master_name,omitempty"`
+	// Username is the ACL user; empty means the default user.
+	Username string `yaml:"username,omitempty"`
+	Password Secret `yaml:"password,omitempty"`
+	// KeyPrefix starts every key, so bots can share a database.
+	KeyPrefix string `yaml:"key_prefix,omitempty"`
+	TLS       TLS    `yaml:"tls,omitempty"`
+}
+
+// TLS secures a connection to a server.
+type TLS struct {
+	// Enabled turns TLS on; a rediss:// URL does too.
+	Enabled bool `yaml:"enabled,omitempty"`
+	// CAFile holds the PEM certificates to trust instead of the system's.
+	CAFile string `yaml:"ca_file,omitempty"`
+	// CertFile and KeyFile are a client certificate and its key, for
+	// servers that ask for one.
+	CertFile string `yaml:"cert_file,omitempty"`
+	KeyFile  string `yaml:"key_file,omitempty"`
+	// ServerName is the name the server's certificate must hold; empty
+	// means the URL's host.
+	ServerName string `yaml:"server_name,omitempty"`
 }
 
 // Adapters holds one optional entry per chat platform. An adapter is on when
@@ -368,7 +401,7 @@ func Defaults() *Config {
 		CommandTimeout: Duration(30 * time.Second),
 		RateLimit:      RateLimit{PerMinute: 30, Burst: 10},
 		Log:            Log{Level: "info", Format: "auto"},
-		Store:          Store{Kind: "bolt"},
+		Store:          Store{Kind: "bolt", KeyPrefix: "seipbot:"},
 		Plugins:        Plugins{Poll: Duration(5 * time.Second)},
 		HTTP:           HTTP{ReadTimeout: Duration(10 * time.Second), WriteTimeout: Duration(10 * time.Second), MaxBodyBytes: 1 << 20},
 		Alerts: Alerts{

@@ -86,7 +86,7 @@ func TestEnvErrors(t *testing.T) {
 			"SEIPBOT_SECRET_KEY_FILE: open " + missing + ": no such file or directory; point it at a readable file",
 		}},
 		{"invalid value found by Validate", []string{"SEIPBOT_STORE_KIND=mysql"}, []string{
-			`store.kind: "mysql" is not a store kind; use bolt or memory`,
+			`store.kind: "mysql" is not a store kind; use bolt, memory or redis`,
 		}},
 	}
 	for _, tt := range tests {

@@ -63,6 +63,8 @@ func TestLoadFiles(t *testing.T) {
 		{"xmpp_errors", true},
 		{"key_provider", false},
 		{"key_provider_errors", true},
+		{"redis", false},
+		{"redis_errors", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.fixture, func(t *testing.T) {

@@ -63,8 +63,10 @@ func (c *Config) Validate() error {
 			bad("store.path: is empty and has no default because data_dir is empty and neither XDG_DATA_HOME nor HOME is set; set store.path or data_dir")
 		}
 	case "memory":
+	case "redis":
+		errs = append(errs, c.Store.validateRedis()...)
 	default:
-		bad("store.kind: %q is not a store kind; use bolt or memory", c.Store.Kind)
+		bad("store.kind: %q is not a store kind; use bolt, memory or redis", c.Store.Kind)
 	}
 
 	if c.SecretKeyProvider != nil {
@@ -430,4 +432,28 @@ func loopback(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// validateRedis checks the settings of kind redis.
+func (s *Store) validateRedis() []error {
+	var errs []error
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf(format, args...))
+	}
+	u, err := url.Parse(s.URL)
+	switch {
+	case s.URL == "":
+		bad("store.url: is empty; set it to the Redis server, such as redis://127.0.0.1:6379/0")
+	case err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "":
+		// The URL is not quoted: it may hold a password.
+		bad("store.url: is not of the form redis://host:port/db or rediss://host:port/db")
+	default:
+		if _, ok := u.User.Password(); ok {
+			bad("store.url: holds a password, which would show wherever the URL is printed; remove it and set store.password (or SEIPBOT_STORE_PASSWORD_FILE)")
+		}
+	}
+	if (s.TLS.CertFile == "") != (s.TLS.KeyFile == "") {
+		bad("store.tls: cert_file and key_file go together; set both or neither")
+	}
+	return errs
 }

@@ -85,6 +85,9 @@ func (s *Scheduler) At(ctx context.Context, at time.Time, kind string, payload [
 	// The loop recomputes its timer from all entries, so waking it whether
 	// or not this entry is the earliest is both simple and correct.
 	s.nudge()
+	if s.changed != nil {
+		s.changed(ctx)
+	}
 	return e, nil
 }
 
@@ -164,6 +167,9 @@ func (s *Scheduler) Cancel(ctx context.Context, id string) error {
 	s.mu.Lock()
 	delete(s.entries, id)
 	s.mu.Unlock()
+	if s.changed != nil {
+		s.changed(ctx)
+	}
 	return nil
 }
 
@@ -204,15 +210,24 @@ func (s *Scheduler) scanEntries(ctx context.Context, fn func(Entry)) error {
 	return nil
 }
 
-// loadEntries tracks every stored entry; those due before started were
-// missed while the bot was down.
+// loadEntries makes the entries to deliver those in the store: it tracks
+// the new ones (those due before started were missed while the bot was
+// down) and forgets those gone from the store, delivered or cancelled by
+// another replica while this one did not lead. An entry being delivered,
+// or created after the scan began, is kept.
 func (s *Scheduler) loadEntries(ctx context.Context, started time.Time) error {
-	var stored []Entry
-	if err := s.scanEntries(ctx, func(e Entry) { stored = append(stored, e) }); err != nil {
+	scanned := s.now()
+	stored := map[string]Entry{}
+	if err := s.scanEntries(ctx, func(e Entry) { stored[e.ID] = e }); err != nil {
 		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	for id, p := range s.entries {
+		if _, ok := stored[id]; !ok && !p.busy && p.entry.Created.Before(scanned) {
+			delete(s.entries, id)
+		}
+	}
 	for _, e := range stored {
 		s.track(e, e.At.Before(started))
 	}
@@ -237,7 +252,13 @@ type delivery struct {
 // deliverEntries hands entries to their handlers as they fall due, until
 // ctx is cancelled. Each handler runs in its own goroutine on wg, so a slow
 // or failing one holds up no other entry.
-func (s *Scheduler) deliverEntries(ctx context.Context, wg *sync.WaitGroup) {
+func (s *Scheduler) deliverEntries(ctx context.Context, wg *sync.WaitGroup, started time.Time) {
+	var poll <-chan time.Time
+	if s.poll > 0 {
+		t := time.NewTicker(s.poll)
+		defer t.Stop()
+		poll = t.C
+	}
 	for {
 		now := s.now()
 		due, next := s.takeDue(now)
@@ -253,7 +274,19 @@ func (s *Scheduler) deliverEntries(ctx context.Context, wg *sync.WaitGroup) {
 			return
 		case <-s.wake:
 		case <-wait:
+		case <-poll:
+			s.reload(ctx, started)
+		case <-s.refresh:
+			s.reload(ctx, started)
 		}
+	}
+}
+
+// reload reads the stored entries again for a poll or a refresh; a failure
+// waits for the next one.
+func (s *Scheduler) reload(ctx context.Context, started time.Time) {
+	if err := s.loadEntries(ctx, started); err != nil && ctx.Err() == nil {
+		s.log.Error("reading the stored entries failed; trying again at the next poll or refresh", "err", err)
 	}
 }
 
@@ -289,6 +322,12 @@ func (s *Scheduler) deliver(ctx context.Context, d delivery) {
 	// A handler that modifies the payload must not change what a retry
 	// sees.
 	e.Payload = bytes.Clone(e.Payload)
+	if !s.leads(ctx) {
+		s.mu.Lock()
+		d.p.busy = false
+		s.mu.Unlock()
+		return
+	}
 	err := d.fn(ctx, e, d.p.late)
 	if err == nil {
 		// Delivered: remove it even if shutdown has begun.

@@ -104,6 +104,9 @@ func (s *Scheduler) runJob(ctx context.Context, j *job, last time.Time) {
 		if !late && !sleep(ctx, due.Sub(now)) {
 			return
 		}
+		if !s.leads(ctx) {
+			return
+		}
 		err := j.fn(ctx, Run{Name: j.name, Due: due, Late: late})
 		if err != nil && ctx.Err() != nil {
 			// Cut short by shutdown: leave the schedule where it was so the

@@ -19,6 +19,11 @@ export SEIPBOT_TEST_NGIRCD
 # shellcheck source=scripts/prosody.sh
 . scripts/prosody.sh
 
+# Redis: the Redis store, bus, queue and replica tests use the one on
+# 127.0.0.1:6379, started here when none answers.
+# shellcheck source=scripts/redis.sh
+. scripts/redis.sh
+
 # nmap: the scan/nmap tests run it against 127.0.0.1.
 ensure_pkg nmap nmap
 

@@ -16,6 +16,12 @@ var ErrNotFound = errors.New("store: key not found")
 // ErrClosed is returned by every method once Close has been called.
 var ErrClosed = errors.New("store: closed")
 
+// ErrUnavailable is wrapped by the errors of a backend that cannot reach its
+// server (Redis down, a network partition, a failover in progress). The
+// failure is expected to pass, so callers tell users to try again rather
+// than report a bug.
+var ErrUnavailable = errors.New("store: unavailable")
+
 // Store is a key/value store of byte values.
 //
 // Keys are UTF-8 strings shaped "bucket/rest" (for example

@@ -90,7 +90,7 @@ func (c *cli) openData(ctx context.Context, cfg *config.Config, shellKey bool) (
 	if err != nil {
 		return nil, nil, err
 	}
-	st, _, err := openStore(cfg, kr, c.logger(cfg))
+	st, _, _, err := openStore(cfg, kr, c.logger(cfg))
 	return kr, st, err
 }
 

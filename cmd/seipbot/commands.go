@@ -162,7 +162,7 @@ func (c *cli) open(ctx context.Context, cfg *config.Config, createKey bool, owne
 	if err != nil {
 		return nil, err
 	}
-	st, desc, err := openStore(cfg, kr, log)
+	st, desc, shared, err := openStore(cfg, kr, log)
 	if err != nil {
 		return nil, err
 	}
@@ -171,7 +171,7 @@ func (c *cli) open(ctx context.Context, cfg *config.Config, createKey bool, owne
 		st.Close()
 		return nil, err
 	}
-	a, err := wire(cfg, st, desc, log, wiring{owner: owner, keys: kr, mirror: mirror})
+	a, err := wire(cfg, st, desc, log, wiring{owner: owner, keys: kr, mirror: mirror, shared: shared})
 	if err != nil {
 		st.Close()
 		return nil, err

@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -15,10 +18,13 @@ import (
 	"strings"
 	"time"
 
+	goredis "github.com/redis/go-redis/v9"
 	"github.com/seipbot/seipbot/access"
 	"github.com/seipbot/seipbot/alert"
 	"github.com/seipbot/seipbot/audit"
+
 	"github.com/seipbot/seipbot/bot"
+	"github.com/seipbot/seipbot/bus"
 	"github.com/seipbot/seipbot/config"
 	"github.com/seipbot/seipbot/ingest"
 	"github.com/seipbot/seipbot/jobs"
@@ -31,10 +37,12 @@ import (
 	"github.com/seipbot/seipbot/plugins/script"
 	"github.com/seipbot/seipbot/plugins/smalltalk"
 	"github.com/seipbot/seipbot/plugins/worldtime"
+	"github.com/seipbot/seipbot/replica"
 	"github.com/seipbot/seipbot/schedule"
 	"github.com/seipbot/seipbot/store"
 	"github.com/seipbot/seipbot/store/bolt"
 	"github.com/seipbot/seipbot/store/memory"
+	"github.com/seipbot/seipbot/store/redis"
 	"github.com/seipbot/seipbot/store/sealed"
 )
 
@@ -169,27 +177,96 @@ func keyProvider(ctx context.Context, p *config.SecretKeyProvider) (*awskms.Prov
 	return &awskms.Provider{Client: client, KeyID: p.KeyID, Path: p.KeyringFile}, nil
 }
 
-// openStore opens the configured backend, sealed with kr.
-func openStore(cfg *config.Config, kr *sealed.Keyring, log *slog.Logger) (*sealed.Store, string, error) {
+// openStore opens the configured backend, sealed with kr. With Redis it
+// also returns the store's client, through which the replicas coordinate;
+// it stays open until the store is closed.
+func openStore(cfg *config.Config, kr *sealed.Keyring, log *slog.Logger) (*sealed.Store, string, goredis.UniversalClient, error) {
 	var raw store.Store
 	var desc string
+	var shared goredis.UniversalClient
 	switch cfg.Store.Kind {
 	case "memory":
 		raw, desc = memory.New(), "memory"
+	case "redis":
+		r, err := openRedis(cfg.Store, log)
+		if err != nil {
+			return nil, "", nil, err
+		}
+		raw, desc, shared = r, "redis", r.Client()
 	default:
 		if err := os.MkdirAll(filepath.Dir(cfg.Store.Path), 0o700); err != nil {
-			return nil, "", fmt.Errorf("create data dir: %w", err)
+			return nil, "", nil, fmt.Errorf("create data dir: %w", err)
 		}
 		b, err := bolt.Open(cfg.Store.Path, bolt.Options{Logger: log})
 		if errors.Is(err, bolt.ErrLocked) {
-			return nil, "", fmt.Errorf("%s is in use by another seipbot; stop it or use another --data-dir", cfg.Store.Path)
+			return nil, "", nil, fmt.Errorf("%s is in use by another seipbot; stop it or use another --data-dir", cfg.Store.Path)
 		}
 		if err != nil {
-			return nil, "", err
+			return nil, "", nil, err
 		}
 		raw, desc = b, "bolt "+cfg.Store.Path
 	}
-	return sealed.New(raw, kr), desc + " (sealed)", nil
+	return sealed.New(raw, kr), desc + " (sealed)", shared, nil
+}
+
+// openRedis opens the Redis store. A server that does not answer yet is
+// only logged: the client reconnects by itself, and until then commands
+// are answered "storage unavailable".
+func openRedis(s config.Store, log *slog.Logger) (*redis.Store, error) {
+	tc, err := redisTLS(s.TLS)
+	if err != nil {
+		return nil, err
+	}
+	// go-redis logs reconnection trouble with the standard library's
+	// logger, whose plain lines would break a JSON log.
+	goredis.SetLogger(redisLog{log})
+	r, err := redis.Open(redis.ClientOptions{
+		URL: s.URL, Addrs: s.Addrs, MasterName: s.MasterName,
+		Username: s.Username, Password: s.Password.Reveal(), TLS: tc,
+	}, s.KeyPrefix)
+	if err != nil {
+		return nil, fmt.Errorf("store.url: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := r.Client().Ping(ctx).Err(); err != nil {
+		log.Warn("redis does not answer yet; retrying as the bot runs", "err", redis.Err(ctx, err))
+	}
+	return r, nil
+}
+
+// redisLog sends go-redis's log lines to the bot's log.
+type redisLog struct{ log *slog.Logger }
+
+func (l redisLog) Printf(ctx context.Context, format string, v ...any) {
+	l.log.WarnContext(ctx, "redis client", "detail", fmt.Sprintf(format, v...))
+}
+
+// redisTLS returns the TLS settings for Redis, or nil when store.tls sets
+// none (a rediss:// URL then still uses TLS with the system's roots).
+func redisTLS(t config.TLS) (*tls.Config, error) {
+	if t == (config.TLS{}) {
+		return nil, nil
+	}
+	tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: t.ServerName}
+	if t.CAFile != "" {
+		pem, err := os.ReadFile(t.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("store.tls.ca_file: %w", err)
+		}
+		tc.RootCAs = x509.NewCertPool()
+		if !tc.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("store.tls.ca_file: %s holds no PEM certificate", t.CAFile)
+		}
+	}
+	if t.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("store.tls: client certificate: %w", err)
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	}
+	return tc, nil
 }
 
 // app is a wired bot with everything it owns.
@@ -210,10 +287,22 @@ type app struct {
 	// http.listen is set.
 	alerts *alert.Manager
 	web    *ingest.Server
+	// lease, when set, is the scheduler's: replicas share the store, and
+	// only the one holding the lease runs the scheduler.
+	lease *replica.Lease
+	// bus, when set, carries word of reminders set or cancelled on any
+	// replica to the one running the scheduler.
+	bus bus.Bus
 }
+
+// scheduleTopic is where a replica says it changed the stored entries.
+const scheduleTopic = "schedule.changed"
 
 // wiring is what wire needs besides the configuration and the store.
 type wiring struct {
+	// shared, when set (Redis), makes the bot one of several replicas: it
+	// claims each message and runs the scheduler only while it leads.
+	shared goredis.UniversalClient
 	// owner, when not empty, holds every permission if no access policy
 	// is configured.
 	owner string
@@ -237,11 +326,32 @@ func wire(cfg *config.Config, st store.Store, storeDesc string, log *slog.Logger
 	if err != nil {
 		return nil, err
 	}
-	sched, err := schedule.New(st, schedule.Options{Logger: log, Location: cfg.Location()})
+	schedOpts := schedule.Options{Logger: log, Location: cfg.Location()}
+	var claimer bot.Claimer
+	var lease *replica.Lease
+	var events bus.Bus
+	if w.shared != nil {
+		holder := replicaName()
+		claimer = replica.NewRedisClaimer(w.shared, cfg.Store.KeyPrefix, holder)
+		lease = replica.NewLease(w.shared, cfg.Store.KeyPrefix, replica.LeaseOptions{Name: "scheduler", Holder: holder, Logger: log})
+		events = bus.NewRedis(w.shared, w.keys, cfg.Store.KeyPrefix, log)
+		schedOpts.Leader = lease
+		// The leader hears of reminders set on other replicas over the
+		// bus; reading the store every half minute catches any word the
+		// bus lost (it delivers at most once).
+		schedOpts.Poll = 30 * time.Second
+		schedOpts.Changed = func(ctx context.Context) {
+			if err := events.Publish(ctx, scheduleTopic, nil); err != nil {
+				log.Warn("telling the other replicas of a changed reminder failed; the leader sees it at its next poll", "err", err)
+			}
+		}
+	}
+	sched, err := schedule.New(st, schedOpts)
 	if err != nil {
 		return nil, err
 	}
 	b, err := bot.New(bot.Options{
+		Claimer:        claimer,
 		Name:           cfg.Name,
 		Prefix:         cfg.Prefix,
 		Rooms:          cfg.Rooms,
@@ -293,7 +403,7 @@ func wire(cfg *config.Config, st store.Store, storeDesc string, log *slog.Logger
 	if err := b.Use(append(plugins, ops.plugins...)...); err != nil {
 		return nil, err
 	}
-	return &app{cfg: cfg, log: log, st: st, bot: b, sched: sched, auth: auth, audit: auditLog, policyNote: note, scripts: scripts, jobs: ops.jobs, alerts: alerts, web: web}, nil
+	return &app{cfg: cfg, log: log, st: st, bot: b, sched: sched, auth: auth, audit: auditLog, policyNote: note, scripts: scripts, jobs: ops.jobs, alerts: alerts, web: web, lease: lease, bus: events}, nil
 }
 
 // scriptFolder opens the folder of script and HTTP plugins: their target
@@ -334,6 +444,14 @@ func scriptApprovals(cfg *config.Config, auth *access.Authorizer, scripts *scrip
 	return errors.Join(errs...)
 }
 
+// replicaName names this process among the bot's replicas, in claims and
+// the lease, readably (host and pid) and uniquely (a random suffix, since
+// containers often share a host name and pid 1).
+func replicaName() string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), rand.Text()[:6])
+}
+
 // cannedPlugin makes the plugin for the configuration's commands: and
 // hears: sections.
 func cannedPlugin(cfg *config.Config) (*canned.Plugin, error) {
@@ -362,7 +480,7 @@ func (a *app) run(ctx context.Context) error {
 		return err
 	}
 	sideCtx, stopSide := context.WithCancel(ctx)
-	beside := []func(context.Context) error{a.sched.Run, a.jobs.Run}
+	beside := []func(context.Context) error{a.runScheduler, a.jobs.Run}
 	if a.scripts != nil {
 		beside = append(beside, a.scripts.Run)
 	}
@@ -381,6 +499,47 @@ func (a *app) run(ctx context.Context) error {
 		}
 	}
 	return err
+}
+
+// runScheduler runs the scheduler: at once when the bot is alone, and
+// otherwise during each term this replica holds the lease, refreshing it
+// whenever another replica says it changed the entries.
+func (a *app) runScheduler(ctx context.Context) error {
+	if a.lease == nil {
+		return a.sched.Run(ctx)
+	}
+	go a.followChanges(ctx)
+	return a.lease.Run(ctx, func(ctx context.Context) {
+		if err := a.sched.Run(ctx); err != nil && ctx.Err() == nil {
+			a.log.Warn("the scheduler stopped; campaigning again", "err", err)
+		}
+	})
+}
+
+// followChanges refreshes the scheduler whenever a replica says it changed
+// the entries, until ctx is done; a lost subscription is taken again.
+func (a *app) followChanges(ctx context.Context) {
+	for ctx.Err() == nil {
+		changes, err := a.bus.Subscribe(ctx, scheduleTopic)
+		if err != nil {
+			a.log.Warn("listening for changed reminders failed; trying again", "err", err)
+			sleepCtx(ctx, 5*time.Second)
+			continue
+		}
+		for range changes {
+			a.sched.Refresh()
+		}
+	}
+}
+
+// sleepCtx waits for d or until ctx is done.
+func sleepCtx(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
 }
 
 // defaultUser is the OS user's name, the shell's identity by default.

@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -55,6 +56,16 @@ func NewKey() (string, error) {
 		return "", fmt.Errorf("sealed: read random bytes for a key: %w", err)
 	}
 	return keyPrefix + keyEncoding.EncodeToString(secret), nil
+}
+
+// NewKeyring returns a keyring holding one fresh random key, for data that
+// need not outlive the process (a configuration check, tests).
+func NewKeyring() (*Keyring, error) {
+	k, err := NewKey()
+	if err != nil {
+		return nil, err
+	}
+	return ParseKeyring(k)
 }
 
 // ParseKeyring parses one or more keys made by NewKey, separated by commas
@@ -111,6 +122,73 @@ func newKey(secret []byte) (key, error) {
 	}
 	sum := sha256.Sum256(secret)
 	return key{id: keyID(sum[:4]), secret: secret, aead: aead}, nil
+}
+
+// ErrTampered is wrapped by the error for a value that fails to open: it
+// was altered, sealed with other associated data (a record copied from
+// another key), or never sealed.
+var ErrTampered = errors.New("sealed: record failed authentication")
+
+// ErrUnknownKey is wrapped by the error for a value sealed with a key the
+// keyring does not hold.
+var ErrUnknownKey = errors.New("sealed: record sealed with a key not in the keyring")
+
+const (
+	version   = 1
+	headerLen = 1 + len(keyID{})
+)
+
+// Seal encrypts plaintext with the current key, for the stores and the bus
+// alike, as
+//
+//	version (1 byte, 1) | key id (4 bytes) | nonce (12 bytes) | ciphertext | tag (16 bytes)
+//
+// authenticating the version, the key id and ad, which is not stored: Open
+// must be given the same ad, so a value moved to another record or topic
+// fails to open.
+func (kr *Keyring) Seal(plaintext, ad []byte) []byte {
+	k := kr.current()
+	out := make([]byte, headerLen, headerLen+k.aead.NonceSize()+len(plaintext)+k.aead.Overhead())
+	out[0] = version
+	copy(out[1:], k.id[:])
+	return k.aead.Seal(out, nil, plaintext, associated(out, ad))
+}
+
+// Open decrypts what Seal made with any key of the keyring and the same ad.
+// It wraps ErrTampered or ErrUnknownKey when it cannot.
+func (kr *Keyring) Open(sealed, ad []byte) ([]byte, error) {
+	id, ok := sealedWith(sealed)
+	if !ok {
+		return nil, fmt.Errorf("no sealed header: %w", ErrTampered)
+	}
+	k := kr.lookup(id)
+	if k == nil {
+		return nil, fmt.Errorf("sealed with key id %s, which the keyring does not hold; add that key after the current one: %w", id, ErrUnknownKey)
+	}
+	plaintext, err := k.aead.Open(nil, nil, sealed[headerLen:], associated(sealed, ad))
+	if err != nil {
+		return nil, ErrTampered
+	}
+	if plaintext == nil {
+		// Open gives nil for an empty plaintext, which Update's callers
+		// would take for an absent record.
+		plaintext = []byte{}
+	}
+	return plaintext, nil
+}
+
+// associated returns the data GCM authenticates besides the ciphertext:
+// the header, so a version or key id cannot be swapped, and ad.
+func associated(header, ad []byte) []byte {
+	return append(header[:headerLen:headerLen], ad...)
+}
+
+// sealedWith returns the id of the key raw claims to be sealed with.
+func sealedWith(raw []byte) (keyID, bool) {
+	if len(raw) < headerLen || raw[0] != version {
+		return keyID{}, false
+	}
+	return keyID(raw[1:headerLen]), true
 }
 
 // current is the key that seals.

@@ -25,19 +25,6 @@ import (
 
 var _ store.Store = (*Store)(nil)
 
-// ErrTampered is wrapped by the error for a record that fails to open: it
-// was altered, copied from another key, or is not a sealed record.
-var ErrTampered = errors.New("sealed: record failed authentication")
-
-// ErrUnknownKey is wrapped by the error for a record sealed with a key the
-// keyring does not hold.
-var ErrUnknownKey = errors.New("sealed: record sealed with a key not in the keyring")
-
-const (
-	version   = 1
-	headerLen = 1 + len(keyID{})
-)
-
 // Store is a store.Store that seals values before they reach its inner
 // store. Make one with New.
 type Store struct {
@@ -51,50 +38,21 @@ func New(inner store.Store, kr *Keyring) *Store {
 	return &Store{inner: inner, kr: kr}
 }
 
-// associated returns the data GCM authenticates besides the ciphertext:
-// the header, so a version or key id cannot be swapped, and the full key,
-// so a value cannot be moved.
-func associated(header []byte, key string) []byte {
-	return append(header[:headerLen:headerLen], key...)
+// open decrypts the value raw stored under key.
+func (s *Store) open(key string, raw []byte) ([]byte, error) {
+	plaintext, err := s.kr.Open(raw, []byte(key))
+	if errors.Is(err, ErrTampered) {
+		return nil, fmt.Errorf("sealed: record %q was altered, copied from another key, or never sealed: %w", key, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sealed: record %q: %w", key, err)
+	}
+	return plaintext, nil
 }
 
 // seal encrypts plaintext for key with the current key.
 func (s *Store) seal(key string, plaintext []byte) []byte {
-	k := s.kr.current()
-	out := make([]byte, headerLen, headerLen+k.aead.NonceSize()+len(plaintext)+k.aead.Overhead())
-	out[0] = version
-	copy(out[1:], k.id[:])
-	return k.aead.Seal(out, nil, plaintext, associated(out, key))
-}
-
-// sealedWith returns the id of the key raw claims to be sealed with.
-func sealedWith(raw []byte) (keyID, bool) {
-	if len(raw) < headerLen || raw[0] != version {
-		return keyID{}, false
-	}
-	return keyID(raw[1:headerLen]), true
-}
-
-// open decrypts the value raw stored under key.
-func (s *Store) open(key string, raw []byte) ([]byte, error) {
-	id, ok := sealedWith(raw)
-	if !ok {
-		return nil, fmt.Errorf("sealed: record %q has no sealed header: %w", key, ErrTampered)
-	}
-	k := s.kr.lookup(id)
-	if k == nil {
-		return nil, fmt.Errorf("sealed: record %q is sealed with key id %s, which the keyring does not hold; add that key after the current one: %w", key, id, ErrUnknownKey)
-	}
-	plaintext, err := k.aead.Open(nil, nil, raw[headerLen:], associated(raw, key))
-	if err != nil {
-		return nil, fmt.Errorf("sealed: record %q was altered or copied from another key: %w", key, ErrTampered)
-	}
-	if plaintext == nil {
-		// Open gives nil for an empty plaintext, which Update's callers
-		// would take for an absent record.
-		plaintext = []byte{}
-	}
-	return plaintext, nil
+	return s.kr.Seal(plaintext, []byte(key))
 }
 
 // Get implements store.Store.

@@ -1,0 +1,112 @@
+package queue_test
+
+import (
+	"bytes"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/seipbot/seipbot/queue"
+	"github.com/seipbot/seipbot/store/redis/redistest"
+	"github.com/seipbot/seipbot/store/sealed"
+)
+
+// TestDeadConsumersJobsAreFinished has consumer A take two jobs and die
+// without acknowledging them; consumer B takes the third at once, then,
+// once A's have been idle for MinIdle, reclaims and finishes them.
+func TestDeadConsumersJobsAreFinished(t *testing.T) {
+	kr, err := sealed.NewKeyring()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca := redistest.Client(t)
+	prefix := redistest.Prefix(t, ca)
+	opts := func(name string) queue.Options {
+		return queue.Options{Name: "jobs", Consumer: name, MinIdle: 300 * time.Millisecond, Keyring: kr}
+	}
+	a := queue.New(ca, prefix, opts("a"))
+	cb := redistest.Client(t)
+	b := queue.New(cb, prefix, opts("b"))
+	ctx := t.Context()
+	const marker = "canary-queue-91c2"
+	for _, p := range []string{"scan 1 " + marker, "scan 2", "scan 3"} {
+		if _, err := a.Enqueue(ctx, []byte(p)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	took, err := a.Consume(ctx, 2, 100*time.Millisecond)
+	if err != nil || len(took) != 2 || string(took[0].Payload) != "scan 1 "+marker {
+		t.Fatalf("A consumed %+v, %v; want the first two jobs", took, err)
+	}
+	ca.Close() // A dies holding both
+
+	finished := func(jobs []queue.Job) []string {
+		t.Helper()
+		var done []string
+		for _, j := range jobs {
+			if err := b.Ack(ctx, j.ID); err != nil {
+				t.Fatal(err)
+			}
+			done = append(done, string(j.Payload[:6]))
+			if j.Reclaimed != (string(j.Payload[:6]) != "scan 3") {
+				t.Errorf("job %q: Reclaimed = %v", j.Payload, j.Reclaimed)
+			}
+		}
+		return done
+	}
+	jobs, err := b.Consume(ctx, 10, 100*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := finished(jobs); !slices.Equal(got, []string{"scan 3"}) {
+		t.Fatalf("B's first batch = %q, want only the job A never took", got)
+	}
+	time.Sleep(350 * time.Millisecond)
+	jobs, err = b.Consume(ctx, 10, 100*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := finished(jobs); !slices.Equal(got, []string{"scan 1", "scan 2"}) {
+		t.Fatalf("B reclaimed %q, want A's two jobs", got)
+	}
+	jobs, err = b.Consume(ctx, 10, 50*time.Millisecond)
+	if err != nil || len(jobs) != 0 {
+		t.Fatalf("after all were finished, Consume = %+v, %v", jobs, err)
+	}
+	if n, err := cb.XLen(ctx, prefix+"queue:jobs").Result(); err != nil || n != 0 {
+		t.Fatalf("the stream holds %d entries (%v), want none", n, err)
+	}
+}
+
+// TestPayloadsAreSealed reads the stream raw, as redis-cli would.
+func TestPayloadsAreSealed(t *testing.T) {
+	kr, err := sealed.NewKeyring()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := redistest.Client(t)
+	prefix := redistest.Prefix(t, c)
+	q := queue.New(c, prefix, queue.Options{Name: "jobs", Consumer: "a", Keyring: kr})
+	const marker = "canary-queue-3e7f"
+	if _, err := q.Enqueue(t.Context(), []byte(marker)); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := c.XRange(t.Context(), prefix+"queue:jobs", "-", "+").Result()
+	if err != nil || len(entries) != 1 {
+		t.Fatalf("XRANGE = %v, %v", entries, err)
+	}
+	for _, v := range entries[0].Values {
+		if bytes.Contains([]byte(v.(string)), []byte(marker)) {
+			t.Fatal("the payload is in the stream in plaintext")
+		}
+	}
+	// A consumer with another key drops what it cannot open.
+	other, err := sealed.NewKeyring()
+	if err != nil {
+		t.Fatal(err)
+	}
+	jobs, err := queue.New(c, prefix, queue.Options{Name: "jobs", Consumer: "b", Keyring: other}).Consume(t.Context(), 10, 50*time.Millisecond)
+	if err != nil || len(jobs) != 0 {
+		t.Fatalf("a consumer with another key got %+v, %v", jobs, err)
+	}
+}
