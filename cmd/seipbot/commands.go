@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/seipbot/seipbot/adapter/irc"
+	"github.com/seipbot/seipbot/adapter/matrix"
 	"github.com/seipbot/seipbot/adapter/shell"
 	"github.com/seipbot/seipbot/bot"
 	"github.com/seipbot/seipbot/config"
@@ -93,6 +94,19 @@ func (c *cli) adapters(cfg *config.Config, log *slog.Logger) ([]bot.Adapter, err
 			Auth: ic.Auth, Account: ic.Account, Password: ic.Password.Reveal(),
 			Channels: ic.Channels, Keys: ic.Keys(),
 			PaceBurst: ic.Pace.Burst, PaceEvery: time.Duration(ic.Pace.Every),
+			Logger: log,
+		})
+		if err != nil {
+			return nil, err
+		}
+		list = append(list, a)
+	}
+	if mc := cfg.Adapters.Matrix; mc != nil {
+		a, err := matrix.New(matrix.Options{
+			Homeserver: mc.Homeserver, UserID: mc.UserID,
+			Password: mc.Password.Reveal(), AccessToken: mc.AccessToken.Reveal(),
+			DeviceID: mc.DeviceID, DisplayName: mc.DisplayName,
+			Rooms: mc.Rooms, InviteFrom: mc.InviteFrom, StateFile: mc.StateFile,
 			Logger: log,
 		})
 		if err != nil {
