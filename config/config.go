@@ -230,6 +230,7 @@ type Adapters struct {
 	Slack      *Slack      `yaml:"slack,omitempty"`
 	XMPP       *XMPP       `yaml:"xmpp,omitempty"`
 	Mattermost *Mattermost `yaml:"mattermost,omitempty"`
+	Matrix     *Matrix     `yaml:"matrix,omitempty"`
 }
 
 // Slack connects the bot to a Slack workspace as a Slack app (the app's
@@ -370,6 +371,32 @@ type XMPPRoom struct {
 	Password Secret `yaml:"password"`
 }
 
+// Matrix connects the bot to a Matrix homeserver.
+type Matrix struct {
+	// Homeserver is the client-server API's URL, such as
+	// https://matrix.example.org; plain http only on loopback.
+	Homeserver string `yaml:"homeserver"`
+	// UserID is the bot's MXID, such as @seipbot:example.org. It is
+	// required with password; with access_token it is checked if set.
+	UserID string `yaml:"user_id"`
+	// Password or AccessToken logs the bot in; set one.
+	Password    Secret `yaml:"password"`
+	AccessToken Secret `yaml:"access_token"`
+	// DeviceID is the device a password login uses; empty reuses the one
+	// in state_file.
+	DeviceID string `yaml:"device_id"`
+	// DisplayName, when set, becomes the bot's profile name.
+	DisplayName string `yaml:"display_name"`
+	// Rooms to join, by alias (#soc:example.org) or id (!abc:example.org).
+	Rooms []string `yaml:"rooms"`
+	// InviteFrom lists who may invite the bot to other rooms and direct
+	// chats: users (@alice:example.org) or a whole server (*:example.org).
+	InviteFrom []string `yaml:"invite_from"`
+	// StateFile keeps the device id and sync position between runs; it
+	// defaults to <data_dir>/matrix.json.
+	StateFile string `yaml:"state_file"`
+}
+
 // Command is a canned command: when a user says Command, the bot answers
 // Reply.
 type Command struct {
@@ -426,6 +453,9 @@ func (c *Config) derivePaths(getenv func(string) (string, bool)) {
 	}
 	if c.Store.Path == "" && c.DataDir != "" {
 		c.Store.Path = filepath.Join(c.DataDir, "seipbot.db")
+	}
+	if m := c.Adapters.Matrix; m != nil && m.StateFile == "" && c.DataDir != "" {
+		m.StateFile = filepath.Join(c.DataDir, "matrix.json")
 	}
 }
 

@@ -154,6 +154,7 @@ func TestRedactedRoundTrip(t *testing.T) {
 	cfg.SecretKey = ""
 	cfg.Adapters.IRC.Password = "[redacted]"
 	cfg.Adapters.IRC.ChannelKeys = ""
+	cfg.Adapters.Matrix.AccessToken = "[redacted]"
 	cfg.Adapters.XMPP.Password = "[redacted]"
 	cfg.Adapters.XMPP.Rooms[1].Password = "[redacted]"
 	cfg.Adapters.Mattermost.Token = "[redacted]"
@@ -184,5 +185,25 @@ func TestLocation(t *testing.T) {
 	cfg.Timezone = "Mars/Olympus_Mons"
 	if got := cfg.Location(); got != time.UTC {
 		t.Errorf("Location() of an unknown zone = %s, want UTC", got)
+	}
+}
+
+// TestMatrixStateFile: the Matrix sync position lives in data_dir unless
+// state_file says otherwise.
+func TestMatrixStateFile(t *testing.T) {
+	env := []string{"SEIPBOT_DATA_DIR=/srv/bot", "SEIPBOT_ADAPTERS_MATRIX_HOMESERVER=https://matrix.example.com", "SEIPBOT_ADAPTERS_MATRIX_ACCESS_TOKEN=t"}
+	cfg, err := Load("", env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.Adapters.Matrix.StateFile; got != "/srv/bot/matrix.json" {
+		t.Errorf("state_file = %q; want /srv/bot/matrix.json", got)
+	}
+	cfg, err = Load("", append(env, "SEIPBOT_ADAPTERS_MATRIX_STATE_FILE=/tmp/m.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.Adapters.Matrix.StateFile; got != "/tmp/m.json" {
+		t.Errorf("state_file = %q; want /tmp/m.json", got)
 	}
 }

@@ -78,6 +78,9 @@ func (c *Config) Validate() error {
 	if c.Adapters.IRC != nil {
 		errs = append(errs, c.Adapters.IRC.validate()...)
 	}
+	if c.Adapters.Matrix != nil {
+		errs = append(errs, c.Adapters.Matrix.validate()...)
+	}
 	if c.Adapters.Mattermost != nil {
 		errs = append(errs, c.Adapters.Mattermost.validate()...)
 	}
@@ -454,6 +457,49 @@ func (s *Store) validateRedis() []error {
 	}
 	if (s.TLS.CertFile == "") != (s.TLS.KeyFile == "") {
 		bad("store.tls: cert_file and key_file go together; set both or neither")
+	}
+	return errs
+}
+
+// mxid matches a Matrix user id, "@localpart:server".
+var mxid = regexp.MustCompile(`^@[a-z0-9._=/+-]+:[A-Za-z0-9.:\[\]-]+$`)
+
+func (c *Matrix) validate() []error {
+	var errs []error
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("adapters.matrix."+format, args...))
+	}
+	u, err := url.Parse(c.Homeserver)
+	switch {
+	case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "":
+		bad("homeserver: %q is not a URL; set it, such as https://matrix.example.org", c.Homeserver)
+	case u.Scheme == "http" && !loopback(u.Hostname()):
+		bad("homeserver: %q is plain http, which would send the bot's password or token in the clear; use https", c.Homeserver)
+	}
+	switch {
+	case c.Password == "" && c.AccessToken == "":
+		bad("password: neither password nor access_token is set; set one (or SEIPBOT_ADAPTERS_MATRIX_PASSWORD_FILE)")
+	case c.Password != "" && c.AccessToken != "":
+		bad("access_token: both password and access_token are set; keep one")
+	case c.Password != "" && c.UserID == "":
+		bad("user_id: is empty but a password login needs it; set it, such as @seipbot:example.org")
+	}
+	if c.UserID != "" && !mxid.MatchString(c.UserID) {
+		bad("user_id: %q is not a Matrix user id; write it as @localpart:server", c.UserID)
+	}
+	for i, r := range c.Rooms {
+		if len(r) < 4 || (r[0] != '#' && r[0] != '!') || !strings.Contains(r, ":") || strings.ContainsAny(r, " \r\n") {
+			bad("rooms[%d]: %q is not a room alias or id; write #name:server or !id:server", i, r)
+		}
+	}
+	for i, who := range c.InviteFrom {
+		server, isServer := strings.CutPrefix(who, "*:")
+		if !mxid.MatchString(who) && !(isServer && mxid.MatchString("@x:"+server)) {
+			bad("invite_from[%d]: %q is neither a user (@alice:example.org) nor a server (*:example.org)", i, who)
+		}
+	}
+	if c.StateFile == "" {
+		bad("state_file: is empty and has no default because data_dir is empty; set state_file or data_dir")
 	}
 	return errs
 }

@@ -19,6 +19,11 @@ export SEIPBOT_TEST_NGIRCD
 # shellcheck source=scripts/prosody.sh
 . scripts/prosody.sh
 
+# Dendrite (built from the module proxy once per machine, cached outside
+# the clone): the Matrix adapter's tests start their own homeservers.
+SEIPBOT_TEST_DENDRITE=$(scripts/dendrite.sh)
+export SEIPBOT_TEST_DENDRITE
+
 # Redis: the Redis store, bus, queue and replica tests use the one on
 # 127.0.0.1:6379, started here when none answers.
 # shellcheck source=scripts/redis.sh

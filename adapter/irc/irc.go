@@ -292,6 +292,12 @@ func (a *Adapter) setSession(s *session) {
 		close(a.ready)
 		return
 	}
+	if a.cur == nil {
+		// Already down (a failed reconnect): senders waiting on ready
+		// must keep waiting on the same channel, or they would never
+		// hear of the next session.
+		return
+	}
 	a.cur = nil
 	a.ready = make(chan struct{})
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/seipbot/seipbot/adapter/irc"
+	"github.com/seipbot/seipbot/adapter/matrix"
 	"github.com/seipbot/seipbot/adapter/mattermost"
 	"github.com/seipbot/seipbot/adapter/shell"
 	"github.com/seipbot/seipbot/adapter/slack"
@@ -127,6 +128,19 @@ func (c *cli) adapters(cfg *config.Config, log *slog.Logger) ([]bot.Adapter, err
 	}
 	if x := cfg.Adapters.XMPP; x != nil {
 		a, err := newXMPP(cfg.Name, x, log)
+		if err != nil {
+			return nil, err
+		}
+		list = append(list, a)
+	}
+	if mc := cfg.Adapters.Matrix; mc != nil {
+		a, err := matrix.New(matrix.Options{
+			Homeserver: mc.Homeserver, UserID: mc.UserID,
+			Password: mc.Password.Reveal(), AccessToken: mc.AccessToken.Reveal(),
+			DeviceID: mc.DeviceID, DisplayName: mc.DisplayName,
+			Rooms: mc.Rooms, InviteFrom: mc.InviteFrom, StateFile: mc.StateFile,
+			Logger: log,
+		})
 		if err != nil {
 			return nil, err
 		}
