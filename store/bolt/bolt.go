@@ -27,7 +27,10 @@ import (
 	"github.com/seipbot/seipbot/store"
 )
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store   = (*Store)(nil)
+	_ store.Batcher = (*Store)(nil)
+)
 
 // ErrLocked is returned by Open when another process holds the file.
 var ErrLocked = errors.New("bolt: data file is locked by another process")
@@ -219,6 +222,45 @@ func (s *Store) Put(ctx context.Context, key string, value []byte, ttl time.Dura
 			return err
 		}
 		return b.Put([]byte(key), raw)
+	}))
+}
+
+// PutBatch implements store.Batcher: the entries go in one transaction,
+// which concurrent Puts, Deletes and PutBatches share.
+func (s *Store) PutBatch(ctx context.Context, entries []store.Entry) error {
+	if err := s.ready(ctx); err != nil {
+		return err
+	}
+	type record struct {
+		bucket, key, raw []byte
+	}
+	records := make([]record, len(entries))
+	now := s.now()
+	for i, e := range entries {
+		name, err := bucketOf(e.Key)
+		if err != nil {
+			return err
+		}
+		var expires uint64
+		if e.TTL > 0 {
+			expires = uint64(now.Add(e.TTL).UnixNano())
+		}
+		records[i] = record{name, []byte(e.Key), encode(e.Value, expires)}
+	}
+	// As in Put, a rerun of this function sets the same records again; an
+	// error rolls back the transaction, so no entry is kept without the
+	// others.
+	return closedErr(s.db.Batch(func(tx *bbolt.Tx) error {
+		for _, r := range records {
+			b, err := tx.CreateBucketIfNotExists(r.bucket)
+			if err != nil {
+				return err
+			}
+			if err := b.Put(r.key, r.raw); err != nil {
+				return err
+			}
+		}
+		return nil
 	}))
 }
 
