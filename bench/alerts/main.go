@@ -11,6 +11,9 @@
 //     reports the heap and the process's resident memory.
 //
 // Usage: go run ./bench/alerts [-workers 64] [-duration 10s] [-rate 1000] [-backlog 100000]
+//
+// -cpuprofile and -blockprofile (with the mutex profile beside it, .mutex)
+// cover the sustained phase.
 package main
 
 import (
@@ -48,6 +51,7 @@ func main() {
 	rate := flag.Int("rate", 1000, "requests per second in the latency phase")
 	backlog := flag.Int("backlog", 100000, "alerts waiting for the adapter when memory is measured")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the sustained phase to this file")
+	blockprofile := flag.String("blockprofile", "", "write a profile of where goroutines waited (channels, locks, I/O batching) in the sustained phase to this file")
 	flag.Parse()
 
 	dir, err := os.MkdirTemp("", "seipbot-bench-")
@@ -122,8 +126,18 @@ func main() {
 		}
 		pprof.StartCPUProfile(f)
 	}
+	if *blockprofile != "" {
+		runtime.SetBlockProfileRate(1)
+		runtime.SetMutexProfileFraction(1)
+	}
 	accepted, failed := sustained(post, *workers, *duration)
 	pprof.StopCPUProfile()
+	if *blockprofile != "" {
+		runtime.SetBlockProfileRate(0)
+		runtime.SetMutexProfileFraction(0)
+		writeProfile("block", *blockprofile)
+		writeProfile("mutex", *blockprofile+".mutex")
+	}
 	fmt.Printf("sustained: %d workers, %s: %d accepted (%.0f alerts/s), %d failed\n",
 		*workers, *duration, accepted, float64(accepted)/duration.Seconds(), failed)
 
@@ -139,6 +153,18 @@ func main() {
 	runtime.ReadMemStats(&ms)
 	fmt.Printf("backlog: %d alerts waiting for the adapter (%d open): heap in use %.0f MiB, RSS %s, store file %s\n",
 		out.Pending(), len(m.Open()), float64(ms.HeapInuse)/(1<<20), rss(), fileSize(dir+"/bot.db"))
+}
+
+// writeProfile writes the named runtime profile to path.
+func writeProfile(name, path string) {
+	f, err := os.Create(path)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer f.Close()
+	if err := pprof.Lookup(name).WriteTo(f, 0); err != nil {
+		log.Fatal(err)
+	}
 }
 
 // sustained runs workers that post back to back for d.
