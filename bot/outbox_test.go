@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -13,6 +12,7 @@ import (
 	"github.com/seipbot/seipbot/bottest"
 	"github.com/seipbot/seipbot/store"
 	"github.com/seipbot/seipbot/store/memory"
+	"github.com/seipbot/seipbot/store/storetest"
 )
 
 // runOutbox runs o until every queued response is delivered.
@@ -148,22 +148,6 @@ func TestOutboxKeepsEachRoomsOrderWhileAnotherRoomWaits(t *testing.T) {
 	}
 }
 
-// counting counts the writes that reach its store.
-type counting struct {
-	*memory.Store
-	puts, batches atomic.Int32
-}
-
-func (c *counting) Put(ctx context.Context, key string, value []byte, ttl time.Duration) error {
-	c.puts.Add(1)
-	return c.Store.Put(ctx, key, value, ttl)
-}
-
-func (c *counting) PutBatch(ctx context.Context, entries []store.Entry) error {
-	c.batches.Add(1)
-	return c.Store.PutBatch(ctx, entries)
-}
-
 // unbatched hides every ability of a store beyond store.Store.
 type unbatched struct{ store.Store }
 
@@ -172,14 +156,14 @@ func TestOutboxSendDurableWith(t *testing.T) {
 	items := []bot.Durable{{ID: "a1", Response: say("#soc", "one")}, {ID: "a2", Response: say("#soc", "two")}}
 	record := store.Entry{Key: "alerts/open/x", Value: []byte("the alert")}
 
-	st := &counting{Store: memory.New()}
+	st := &storetest.Counter{Store: memory.New()}
 	o := bot.NewOutbox(st, nil, bot.Backoff{})
 	a := bottest.NewAdapter("test")
 	o.AddAdapter(a)
 	if err := o.SendDurableWith(ctx, items, record); err != nil {
 		t.Fatal(err)
 	}
-	if puts, batches := st.puts.Load(), st.batches.Load(); puts != 0 || batches != 1 {
+	if puts, batches := st.Writes(); puts != 0 || batches != 1 {
 		t.Errorf("stored with %d Puts and %d PutBatches, want one PutBatch", puts, batches)
 	}
 	if keys := fmt.Sprint(storedKeys(t, st)); keys != "[alerts/open/x outbox/a1 outbox/a2]" {
