@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"log/slog"
 	"slices"
 	"strings"
@@ -35,6 +34,14 @@ const (
 // DurableSender is the part of the outbox alerts leave through.
 type DurableSender interface {
 	SendDurable(ctx context.Context, id string, r bot.Response) error
+}
+
+// sharedOutbox is an outbox (bot.Outbox) that can store the manager's
+// records in the same write as the messages about them. The manager uses
+// it only when the outbox keeps its items in the manager's own store.
+type sharedOutbox interface {
+	SendDurableWith(ctx context.Context, items []bot.Durable, records ...store.Entry) error
+	Store() store.Store
 }
 
 // Options configure a Manager.
@@ -97,11 +104,16 @@ type Manager struct {
 	log  *slog.Logger
 	now  func() time.Time
 
-	// locks serialise the work on one fingerprint, I/O included, while
-	// different alerts are stored concurrently (the store batches them).
-	locks [64]sync.Mutex
+	// shared is the outbox when it can store a record with its messages
+	// in one commit; nil when it cannot.
+	shared sharedOutbox
 
-	mu       sync.Mutex
+	mu sync.Mutex
+	// working holds a lock per fingerprint being worked on. It serialises
+	// the work on one alert, I/O included, because each step reads the
+	// record the one before stored; different alerts never wait for each
+	// other, so their writes meet in the store's shared commits.
+	working  map[string]*fpLock
 	open     map[string]*Record // by fingerprint
 	byID     map[string]string  // short id → fingerprint
 	recent   map[string]time.Time
@@ -110,6 +122,13 @@ type Manager struct {
 
 	notified *prometheus.CounterVec
 	dropped  *prometheus.CounterVec
+}
+
+// fpLock is the lock of one fingerprint and how many hold or wait for it,
+// so it is dropped from working once nobody does.
+type fpLock struct {
+	sync.Mutex
+	users int
 }
 
 type group struct {
@@ -143,7 +162,7 @@ func New(opts Options) (*Manager, error) {
 	}
 	m := &Manager{
 		opts: opts, log: opts.Logger, now: opts.Now,
-		open: map[string]*Record{}, byID: map[string]string{},
+		working: map[string]*fpLock{}, open: map[string]*Record{}, byID: map[string]string{},
 		recent: map[string]time.Time{}, groups: map[string]*group{},
 		notified: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "seipbot_alerts_notified_total", Help: "Alert messages handed to the outbox, by kind.",
@@ -165,6 +184,9 @@ func New(opts Options) (*Manager, error) {
 				return nil, fmt.Errorf("alert: metrics: %w", err)
 			}
 		}
+	}
+	if o, ok := opts.Outbox.(sharedOutbox); ok && o.Store() == opts.Store {
+		m.shared = o
 	}
 	if opts.Scheduler != nil {
 		opts.Scheduler.Handle(kindEscalate, m.escalate)
@@ -222,10 +244,26 @@ func (m *Manager) Accept(ctx context.Context, alerts ...Alert) error {
 	return errors.Join(errs...)
 }
 
-func (m *Manager) lock(fp string) *sync.Mutex {
-	h := fnv.New32a()
-	h.Write([]byte(fp))
-	return &m.locks[h.Sum32()%uint32(len(m.locks))]
+// lock waits for the work on fp to be the caller's alone, and returns the
+// function that ends it.
+func (m *Manager) lock(fp string) (unlock func()) {
+	m.mu.Lock()
+	l := m.working[fp]
+	if l == nil {
+		l = &fpLock{}
+		m.working[fp] = l
+	}
+	l.users++
+	m.mu.Unlock()
+	l.Lock()
+	return func() {
+		l.Unlock()
+		m.mu.Lock()
+		if l.users--; l.users == 0 {
+			delete(m.working, fp)
+		}
+		m.mu.Unlock()
+	}
 }
 
 func (m *Manager) drop(reason string) { m.dropped.WithLabelValues(reason).Inc() }
@@ -245,9 +283,7 @@ func (m *Manager) accept(ctx context.Context, a *Alert) error {
 		m.drop("silenced")
 		return nil
 	}
-	l := m.lock(fp)
-	l.Lock()
-	defer l.Unlock()
+	defer m.lock(fp)()
 
 	if a.Notice {
 		return m.notice(ctx, a, fp, dests, now)
@@ -271,9 +307,9 @@ func (m *Manager) accept(ctx context.Context, a *Alert) error {
 	for _, d := range dests {
 		rec.Rooms = append(rec.Rooms, roomName(d))
 	}
-	if err := m.send(ctx, rec, dests, View{Alert: *a, Kind: KindNew, ID: rec.ID, Count: 1, Since: now}); err != nil {
-		return err
-	}
+	// The escalation is scheduled first so that the record stored with the
+	// messages names it. Should storing fail, the entry finds no record
+	// with its alert's id and sends nothing.
 	if esc != nil {
 		payload, _ := json.Marshal(escalation{Fingerprint: fp, ID: rec.ID, Adapter: esc.To.Adapter, Room: esc.To.Room})
 		e, err := m.opts.Scheduler.At(ctx, now.Add(esc.After), kindEscalate, payload)
@@ -282,7 +318,7 @@ func (m *Manager) accept(ctx context.Context, a *Alert) error {
 		}
 		rec.Escalation = e.ID
 	}
-	return m.put(ctx, rec)
+	return m.send(ctx, rec, dests, View{Alert: *a, Kind: KindNew, ID: rec.ID, Count: 1, Since: now}, true)
 }
 
 // notice announces a notice unless the same one was announced within the
@@ -306,7 +342,7 @@ func (m *Manager) notice(ctx context.Context, a *Alert, fp string, dests []Desti
 	// The time in the id keeps a later, wanted repeat of the notice from
 	// replacing this one in the outbox.
 	rec := &Record{ID: fmt.Sprintf("notice-%s-%d", fp, now.UnixNano())}
-	if err := m.send(ctx, rec, dests, View{Alert: *a, Kind: KindNew, Count: 1, Since: now}); err != nil {
+	if err := m.send(ctx, rec, dests, View{Alert: *a, Kind: KindNew, Count: 1, Since: now}, false); err != nil {
 		return err
 	}
 	m.mu.Lock()
@@ -324,10 +360,7 @@ func (m *Manager) repeat(ctx context.Context, rec *Record, a *Alert, dests []Des
 		return m.put(ctx, rec)
 	}
 	rec.Notified = now
-	if err := m.send(ctx, rec, dests, View{Alert: *a, Kind: KindRepeat, ID: rec.ID, Count: rec.Count, Since: rec.FirstSeen}); err != nil {
-		return err
-	}
-	return m.put(ctx, rec)
+	return m.send(ctx, rec, dests, View{Alert: *a, Kind: KindRepeat, ID: rec.ID, Count: rec.Count, Since: rec.FirstSeen}, true)
 }
 
 func (m *Manager) resolve(ctx context.Context, rec *Record, a *Alert, dests []Destination, now time.Time) error {
@@ -340,7 +373,7 @@ func (m *Manager) resolve(ctx context.Context, rec *Record, a *Alert, dests []De
 		m.drop("grouped")
 	} else {
 		v := View{Alert: *a, Kind: KindResolved, ID: rec.ID, Count: rec.Count, Since: rec.FirstSeen, For: now.Sub(rec.FirstSeen)}
-		if err := m.send(ctx, rec, dests, v); err != nil {
+		if err := m.send(ctx, rec, dests, v, false); err != nil {
 			return err
 		}
 	}
@@ -398,32 +431,69 @@ func (m *Manager) hold(ctx context.Context, rec *Record, now time.Time) bool {
 }
 
 // send renders v for each destination and stores each message in the
-// outbox.
-func (m *Manager) send(ctx context.Context, rec *Record, dests []Destination, v View) error {
+// outbox; with keep it also stores rec, as put does. The messages and the
+// record go in one commit when the outbox shares the manager's store, and
+// otherwise the messages first.
+func (m *Manager) send(ctx context.Context, rec *Record, dests []Destination, v View, keep bool) error {
 	rec.Sent++
+	msgs := make([]bot.Durable, len(dests))
 	for i, d := range dests {
-		r := bot.Response{Adapter: d.Adapter, Room: d.Room, Text: m.render(d, v)}
-		if err := m.opts.Outbox.SendDurable(ctx, fmt.Sprintf("alert-%s-%d-%d", rec.ID, rec.Sent, i), r); err != nil {
+		msgs[i] = bot.Durable{ID: fmt.Sprintf("alert-%s-%d-%d", rec.ID, rec.Sent, i),
+			Response: bot.Response{Adapter: d.Adapter, Room: d.Room, Text: m.render(d, v)}}
+	}
+	if keep && m.shared != nil {
+		e, err := m.entry(rec)
+		if err != nil {
+			return err
+		}
+		if err := m.shared.SendDurableWith(ctx, msgs, e); err != nil {
 			return fmt.Errorf("alert: %w", err)
+		}
+		m.remember(rec)
+	} else {
+		for _, msg := range msgs {
+			if err := m.opts.Outbox.SendDurable(ctx, msg.ID, msg.Response); err != nil {
+				return fmt.Errorf("alert: %w", err)
+			}
+		}
+		if keep {
+			if err := m.put(ctx, rec); err != nil {
+				return err
+			}
 		}
 	}
 	m.notified.WithLabelValues(string(v.Kind)).Inc()
 	return nil
 }
 
-func (m *Manager) put(ctx context.Context, rec *Record) error {
+// entry returns the store record of rec.
+func (m *Manager) entry(rec *Record) (store.Entry, error) {
 	b, err := json.Marshal(rec)
 	if err != nil {
-		return fmt.Errorf("alert: encode: %w", err)
+		return store.Entry{}, fmt.Errorf("alert: encode: %w", err)
 	}
-	if err := m.opts.Store.Put(ctx, openPrefix+rec.Fingerprint, b, m.opts.Retention); err != nil {
+	return store.Entry{Key: openPrefix + rec.Fingerprint, Value: b, TTL: m.opts.Retention}, nil
+}
+
+// put stores rec and then keeps it among the open alerts.
+func (m *Manager) put(ctx context.Context, rec *Record) error {
+	e, err := m.entry(rec)
+	if err != nil {
+		return err
+	}
+	if err := m.opts.Store.Put(ctx, e.Key, e.Value, e.TTL); err != nil {
 		return fmt.Errorf("alert: store: %w", err)
 	}
+	m.remember(rec)
+	return nil
+}
+
+// remember keeps rec, stored, among the open alerts.
+func (m *Manager) remember(rec *Record) {
 	m.mu.Lock()
 	m.open[rec.Fingerprint] = rec
 	m.byID[rec.ID] = rec.Fingerprint
 	m.mu.Unlock()
-	return nil
 }
 
 func roomName(d Destination) string {
@@ -480,9 +550,7 @@ func (m *Manager) Ack(ctx context.Context, id, who, note string) (Record, error)
 	if !ok {
 		return Record{}, ErrNoAlert
 	}
-	l := m.lock(fp)
-	l.Lock()
-	defer l.Unlock()
+	defer m.lock(fp)()
 	m.mu.Lock()
 	rec := m.open[fp]
 	m.mu.Unlock()
@@ -598,9 +666,7 @@ func (m *Manager) escalate(ctx context.Context, e schedule.Entry, _ bool) error 
 	if err := json.Unmarshal(e.Payload, &p); err != nil {
 		return fmt.Errorf("alert: escalation %s: %w", e.ID, err)
 	}
-	l := m.lock(p.Fingerprint)
-	l.Lock()
-	defer l.Unlock()
+	defer m.lock(p.Fingerprint)()
 	m.mu.Lock()
 	rec := m.open[p.Fingerprint]
 	m.mu.Unlock()
@@ -609,11 +675,15 @@ func (m *Manager) escalate(ctx context.Context, e schedule.Entry, _ bool) error 
 	}
 	d := Destination{Adapter: p.Adapter, Room: p.Room}
 	v := View{Alert: rec.Alert, Kind: KindEscalated, ID: rec.ID, Count: rec.Count, Since: rec.FirstSeen, For: m.now().Sub(rec.FirstSeen), Rooms: rec.Rooms}
-	if err := m.send(ctx, rec, []Destination{d}, v); err != nil {
+	// The record is stored without the entry that is running; if that
+	// fails, Ack must still find the entry to cancel.
+	pending := rec.Escalation
+	rec.Escalation = ""
+	if err := m.send(ctx, rec, []Destination{d}, v, true); err != nil {
+		rec.Escalation = pending
 		return err
 	}
-	rec.Escalation = ""
-	return m.put(ctx, rec)
+	return nil
 }
 
 // storm is the payload of a storm summary entry.
@@ -646,5 +716,5 @@ func (m *Manager) storm(ctx context.Context, e schedule.Entry, _ bool) error {
 	a := sample.Alert
 	dests, _ := route(m.opts.Rules, &a)
 	summary := &Record{ID: "storm-" + p.Group}
-	return m.send(ctx, summary, dests, View{Alert: a, Kind: KindStorm, Count: n, Since: sample.FirstSeen})
+	return m.send(ctx, summary, dests, View{Alert: a, Kind: KindStorm, Count: n, Since: sample.FirstSeen}, false)
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/seipbot/seipbot/bottest"
 	"github.com/seipbot/seipbot/schedule"
 	"github.com/seipbot/seipbot/store/memory"
+	"github.com/seipbot/seipbot/store/storetest"
 )
 
 // recorder keeps what the manager hands to the outbox.
@@ -286,5 +287,82 @@ func TestDisconnectedAdapter(t *testing.T) {
 		if want := fmt.Sprintf("**[INFO] alert %04d**", i); !strings.HasPrefix(text, want) {
 			t.Fatalf("message %d is %q, want it to start %q (in order, once each)", i, text, want)
 		}
+	}
+}
+
+// TestOneCommitPerAlert checks that a new alert and the message about it
+// are stored in one write when the outbox shares the manager's store, and
+// in their own stores when it does not.
+func TestOneCommitPerAlert(t *testing.T) {
+	ctx := t.Context()
+	rules := []alert.Rule{{Rooms: []alert.Destination{{Room: "#sec"}}}}
+	st := &storetest.Counter{Store: memory.New()}
+	m, err := alert.New(alert.Options{Rules: rules, DedupWindow: time.Hour, Store: st, Outbox: bot.NewOutbox(st, nil, bot.Backoff{})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Accept(ctx, alert.Alert{Source: "generic", Title: "disk full"}); err != nil {
+		t.Fatal(err)
+	}
+	if puts, batches := st.Writes(); puts != 0 || batches != 1 {
+		t.Errorf("a new alert took %d Puts and %d PutBatches, want one PutBatch", puts, batches)
+	}
+	var keys []string
+	st.Scan(ctx, "", func(k string, _ []byte) error { keys = append(keys, strings.Split(k, "/")[0]); return nil })
+	if got := strings.Join(keys, " "); got != "alerts outbox" {
+		t.Errorf("stored %q, want the alert and its message", got)
+	}
+
+	mine, theirs := memory.New(), memory.New()
+	m, err = alert.New(alert.Options{Rules: rules, Store: mine, Outbox: bot.NewOutbox(theirs, nil, bot.Backoff{})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Accept(ctx, alert.Alert{Source: "generic", Title: "disk full"}); err != nil {
+		t.Fatal(err)
+	}
+	for name, c := range map[string]struct {
+		st     *memory.Store
+		prefix string
+	}{"manager's": {mine, "alerts/"}, "outbox's": {theirs, "outbox/"}} {
+		n := 0
+		c.st.Scan(ctx, "", func(k string, _ []byte) error {
+			if !strings.HasPrefix(k, c.prefix) {
+				t.Errorf("the %s store holds %s", name, k)
+			}
+			n++
+			return nil
+		})
+		if n != 1 {
+			t.Errorf("the %s store holds %d records, want 1", name, n)
+		}
+	}
+}
+
+// TestConcurrentRepeats sends one alert from many goroutines at once: the
+// work on one fingerprint is serialised, so it is announced once and
+// counted every time.
+func TestConcurrentRepeats(t *testing.T) {
+	st := memory.New()
+	out := &recorder{}
+	m, err := alert.New(alert.Options{Rules: []alert.Rule{{Rooms: []alert.Destination{{Room: "#sec"}}}}, DedupWindow: time.Hour, Store: st, Outbox: out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 50
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			if err := m.Accept(t.Context(), alert.Alert{Source: "generic", Title: "disk full"}); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if got := len(out.texts()); got != 1 {
+		t.Errorf("announced %d times, want once", got)
+	}
+	if open := m.Open(); len(open) != 1 || open[0].Count != n {
+		t.Errorf("open alerts %+v, want one counted %d times", open, n)
 	}
 }

@@ -99,24 +99,58 @@ func (o *Outbox) SendDurable(ctx context.Context, id string, r Response) error {
 	if o.st == nil {
 		return o.Send(ctx, r)
 	}
-	if id == "" {
-		id = newID()
+	return o.SendDurableWith(ctx, []Durable{{ID: id, Response: r}})
+}
+
+// Durable is a response for SendDurableWith and the id it is stored under,
+// as SendDurable takes them.
+type Durable struct {
+	ID       string
+	Response Response
+}
+
+// SendDurableWith sends items durably, as SendDurable does, and stores
+// records, the caller's own, in the outbox's store along with them: in one
+// write when the store is a store.Batcher, so that what the caller keeps
+// and the messages it causes reach the disk together, for the price of one
+// commit. Otherwise the items are stored first, then the records. The
+// items are queued, in order, only once all is stored. It needs a store.
+func (o *Outbox) SendDurableWith(ctx context.Context, items []Durable, records ...store.Entry) error {
+	if o.st == nil {
+		return errors.New("outbox: durable sending needs a store")
 	}
-	it := &outItem{ID: id, Queued: time.Now().UTC(), Response: r, durable: true}
+	now := time.Now().UTC()
+	queued := make([]*outItem, len(items))
 	o.mu.Lock()
-	o.seq++
-	it.Seq = o.seq
-	o.mu.Unlock()
-	b, err := json.Marshal(it)
-	if err != nil {
-		return fmt.Errorf("outbox: encode: %w", err)
+	for i, d := range items {
+		if d.ID == "" {
+			d.ID = newID()
+		}
+		o.seq++
+		queued[i] = &outItem{ID: d.ID, Seq: o.seq, Queued: now, Response: d.Response, durable: true}
 	}
-	if err := o.st.Put(ctx, outboxPrefix+id, b, 0); err != nil {
+	o.mu.Unlock()
+	entries := make([]store.Entry, 0, len(items)+len(records))
+	for _, it := range queued {
+		b, err := json.Marshal(it)
+		if err != nil {
+			return fmt.Errorf("outbox: encode: %w", err)
+		}
+		entries = append(entries, store.Entry{Key: outboxPrefix + it.ID, Value: b})
+	}
+	if err := store.PutAll(ctx, o.st, append(entries, records...)); err != nil {
 		return fmt.Errorf("outbox: store: %w", err)
 	}
-	o.enqueue(it)
+	for _, it := range queued {
+		o.enqueue(it)
+	}
 	return nil
 }
+
+// Store returns the store durable items are kept in, nil for none, so a
+// caller can tell whether its records may go with them (see
+// SendDurableWith).
+func (o *Outbox) Store() store.Store { return o.st }
 
 func (o *Outbox) enqueue(it *outItem) {
 	o.mu.Lock()

@@ -13,6 +13,7 @@ import (
 	"github.com/seipbot/seipbot/bottest"
 	"github.com/seipbot/seipbot/store"
 	"github.com/seipbot/seipbot/store/memory"
+	"github.com/seipbot/seipbot/store/storetest"
 )
 
 // runOutbox runs o until every queued response is delivered.
@@ -145,6 +146,50 @@ func TestOutboxKeepsEachRoomsOrderWhileAnotherRoomWaits(t *testing.T) {
 	}
 	if fmt.Sprint(slow) != "[s1 s2]" || fmt.Sprint(fast) != "[f1 f2]" {
 		t.Errorf("slow %v, fast %v", slow, fast)
+	}
+}
+
+// unbatched hides every ability of a store beyond store.Store.
+type unbatched struct{ store.Store }
+
+func TestOutboxSendDurableWith(t *testing.T) {
+	ctx := context.Background()
+	items := []bot.Durable{{ID: "a1", Response: say("#soc", "one")}, {ID: "a2", Response: say("#soc", "two")}}
+	record := store.Entry{Key: "alerts/open/x", Value: []byte("the alert")}
+
+	st := &storetest.Counter{Store: memory.New()}
+	o := bot.NewOutbox(st, nil, bot.Backoff{})
+	a := bottest.NewAdapter("test")
+	o.AddAdapter(a)
+	if err := o.SendDurableWith(ctx, items, record); err != nil {
+		t.Fatal(err)
+	}
+	if puts, batches := st.Writes(); puts != 0 || batches != 1 {
+		t.Errorf("stored with %d Puts and %d PutBatches, want one PutBatch", puts, batches)
+	}
+	if keys := fmt.Sprint(storedKeys(t, st)); keys != "[alerts/open/x outbox/a1 outbox/a2]" {
+		t.Errorf("stored %s", keys)
+	}
+	runOutbox(t, o)
+	if got := fmt.Sprint(a.Texts()); got != "[one two]" {
+		t.Errorf("delivered %s, want [one two]", got)
+	}
+	// The caller's record stays; the delivered items go.
+	if keys := fmt.Sprint(storedKeys(t, st)); keys != "[alerts/open/x]" {
+		t.Errorf("after delivery the store holds %s", keys)
+	}
+
+	// A store that cannot batch gets the same records one by one.
+	plain := memory.New()
+	if err := bot.NewOutbox(unbatched{plain}, nil, bot.Backoff{}).SendDurableWith(ctx, items, record); err != nil {
+		t.Fatal(err)
+	}
+	if keys := fmt.Sprint(storedKeys(t, plain)); keys != "[alerts/open/x outbox/a1 outbox/a2]" {
+		t.Errorf("without PutBatch stored %s", keys)
+	}
+
+	if err := bot.NewOutbox(nil, nil, bot.Backoff{}).SendDurableWith(ctx, items, record); err == nil {
+		t.Error("SendDurableWith without a store succeeded; the records would be lost")
 	}
 }
 

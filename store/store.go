@@ -58,6 +58,39 @@ type Store interface {
 	Close() error
 }
 
+// Entry is one record for Batcher.PutBatch: a value under a key, with a
+// ttl as Put takes it.
+type Entry struct {
+	Key   string
+	Value []byte
+	TTL   time.Duration
+}
+
+// Batcher is the optional ability of a Store to write several records at
+// once: all of them or none, durably when its Puts are, and at the cost of
+// one Put in a store that syncs to disk. A caller that must keep several
+// records before it answers (an alert and the messages about it) then
+// waits for one commit instead of one per record. Later entries win over
+// earlier ones with the same key. Use PutAll, which falls back to Puts.
+type Batcher interface {
+	PutBatch(ctx context.Context, entries []Entry) error
+}
+
+// PutAll writes entries to s: in one PutBatch when s is a Batcher,
+// otherwise with one Put each, in order, stopping at the first error (so
+// some may be stored when it fails).
+func PutAll(ctx context.Context, s Store, entries []Entry) error {
+	if b, ok := s.(Batcher); ok {
+		return b.PutBatch(ctx, entries)
+	}
+	for _, e := range entries {
+		if err := s.Put(ctx, e.Key, e.Value, e.TTL); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // SplitKey returns the bucket and the rest of key.
 func SplitKey(key string) (bucket, rest string) {
 	for i := 0; i < len(key); i++ {

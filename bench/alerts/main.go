@@ -11,6 +11,9 @@
 //     reports the heap and the process's resident memory.
 //
 // Usage: go run ./bench/alerts [-workers 64] [-duration 10s] [-rate 1000] [-backlog 100000]
+//
+// -cpuprofile and -blockprofile (with the mutex profile beside it, .mutex)
+// cover the sustained phase; -memprofile is the heap with the backlog.
 package main
 
 import (
@@ -30,6 +33,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/seipbot/seipbot/alert"
@@ -48,6 +52,8 @@ func main() {
 	rate := flag.Int("rate", 1000, "requests per second in the latency phase")
 	backlog := flag.Int("backlog", 100000, "alerts waiting for the adapter when memory is measured")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the sustained phase to this file")
+	blockprofile := flag.String("blockprofile", "", "write a profile of where goroutines waited (channels, locks, I/O batching) in the sustained phase to this file")
+	memprofile := flag.String("memprofile", "", "write a heap profile to this file once the backlog waits")
 	flag.Parse()
 
 	dir, err := os.MkdirTemp("", "seipbot-bench-")
@@ -122,10 +128,25 @@ func main() {
 		}
 		pprof.StartCPUProfile(f)
 	}
+	if *blockprofile != "" {
+		runtime.SetBlockProfileRate(1)
+		runtime.SetMutexProfileFraction(1)
+	}
+	cpuBefore := cpuTime()
 	accepted, failed := sustained(post, *workers, *duration)
+	cpuUsed := cpuTime() - cpuBefore
 	pprof.StopCPUProfile()
-	fmt.Printf("sustained: %d workers, %s: %d accepted (%.0f alerts/s), %d failed\n",
-		*workers, *duration, accepted, float64(accepted)/duration.Seconds(), failed)
+	if *blockprofile != "" {
+		runtime.SetBlockProfileRate(0)
+		runtime.SetMutexProfileFraction(0)
+		writeProfile("block", *blockprofile)
+		writeProfile("mutex", *blockprofile+".mutex")
+	}
+	// CPU time per alert, the load generator's included, varies far less
+	// than the rate on a machine shared with other work.
+	fmt.Printf("sustained: %d workers, %s: %d accepted (%.0f alerts/s), %d failed; CPU %.0f µs per alert\n",
+		*workers, *duration, accepted, float64(accepted)/duration.Seconds(), failed,
+		float64(cpuUsed.Microseconds())/float64(max(accepted, 1)))
 
 	lat := paced(post, *rate, *duration)
 	fmt.Printf("latency at %d/s for %s: %d requests, p50 %s, p90 %s, p99 %s, max %s\n", *rate, *duration, len(lat),
@@ -137,8 +158,23 @@ func main() {
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
+	if *memprofile != "" {
+		writeProfile("heap", *memprofile)
+	}
 	fmt.Printf("backlog: %d alerts waiting for the adapter (%d open): heap in use %.0f MiB, RSS %s, store file %s\n",
 		out.Pending(), len(m.Open()), float64(ms.HeapInuse)/(1<<20), rss(), fileSize(dir+"/bot.db"))
+}
+
+// writeProfile writes the named runtime profile to path.
+func writeProfile(name, path string) {
+	f, err := os.Create(path)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer f.Close()
+	if err := pprof.Lookup(name).WriteTo(f, 0); err != nil {
+		log.Fatal(err)
+	}
 }
 
 // sustained runs workers that post back to back for d.
@@ -195,6 +231,15 @@ func pct(sorted []time.Duration, p int) time.Duration {
 	}
 	i := min(len(sorted)-1, len(sorted)*p/100)
 	return sorted[i].Round(10 * time.Microsecond)
+}
+
+// cpuTime returns the user and system CPU time the process has used.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func rss() string {

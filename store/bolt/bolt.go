@@ -2,6 +2,13 @@
 // directory, written with fsync so that an acknowledged write survives a
 // crash or kill -9.
 //
+// Writers share commits: Puts, Deletes and PutBatches that arrive while a
+// commit is on its way to the disk all go in the next one, which starts as
+// soon as it is done (a group commit). bbolt's own Batch was not enough:
+// it closes a batch after a fixed delay, not when the disk is free, so
+// under load the writers split into many small batches queued one behind
+// the other, each paying a commit.
+//
 // Each store bucket (see store.SplitKey) is a bbolt bucket holding records
 // under their full key, so "x" and "default/x" stay apart and a Scan can
 // merge buckets in key order. A record is an 8-byte big-endian expiry in
@@ -27,7 +34,10 @@ import (
 	"github.com/seipbot/seipbot/store"
 )
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store   = (*Store)(nil)
+	_ store.Batcher = (*Store)(nil)
+)
 
 // ErrLocked is returned by Open when another process holds the file.
 var ErrLocked = errors.New("bolt: data file is locked by another process")
@@ -44,10 +54,6 @@ type Options struct {
 	// the one Open does. Default 10 minutes; negative turns periodic
 	// sweeps off.
 	SweepInterval time.Duration
-	// BatchDelay is how long a Put or Delete waits for others to share
-	// its commit and fsync. Default 1ms: about one fsync, so a lone
-	// writer loses little and a busy bot commits many writes at once.
-	BatchDelay time.Duration
 	// Now is the clock that decides expiry. Default time.Now.
 	Now func() time.Time
 	// Logger receives errors of the periodic sweep, which has no caller
@@ -60,6 +66,12 @@ type Store struct {
 	db     *bbolt.DB
 	now    func() time.Time
 	logger *slog.Logger
+
+	// queue holds the writes waiting for the next commit; committing is
+	// true while some writer leads one (see write).
+	queueMu    sync.Mutex
+	queue      []*pending
+	committing bool
 
 	closeOnce sync.Once
 	closeErr  error
@@ -75,9 +87,6 @@ func Open(path string, opts Options) (*Store, error) {
 	}
 	if opts.SweepInterval == 0 {
 		opts.SweepInterval = 10 * time.Minute
-	}
-	if opts.BatchDelay <= 0 {
-		opts.BatchDelay = time.Millisecond
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -99,7 +108,6 @@ func Open(path string, opts Options) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("bolt: restrict %s to its owner: %w", path, err)
 	}
-	db.MaxBatchDelay = opts.BatchDelay
 	s := &Store{db: db, now: opts.Now, logger: opts.Logger, stop: make(chan struct{})}
 	if err := s.sweep(); err != nil {
 		db.Close()
@@ -109,6 +117,75 @@ func Open(path string, opts Options) (*Store, error) {
 		s.swept.Go(func() { s.sweepEvery(opts.SweepInterval) })
 	}
 	return s, nil
+}
+
+// pending is a write waiting for its commit. done receives the write's
+// result, or errLead when its writer is to lead the next commit.
+type pending struct {
+	apply func(tx *bbolt.Tx) error
+	done  chan error
+}
+
+var errLead = errors.New("bolt: lead the next commit")
+
+// write applies apply in a transaction it shares with the other writes
+// queued by then, and returns once that is committed. The writer that
+// finds no commit under way leads: it commits everything queued, its own
+// write included, then hands the lead to the first writer that queued
+// meanwhile, so each writer waits for at most the commit in progress and
+// its own, and never commits for others after its write is done.
+func (s *Store) write(apply func(tx *bbolt.Tx) error) error {
+	w := &pending{apply: apply, done: make(chan error, 1)}
+	s.queueMu.Lock()
+	s.queue = append(s.queue, w)
+	lead := !s.committing
+	s.committing = true
+	s.queueMu.Unlock()
+	if !lead {
+		if err := <-w.done; err != errLead {
+			return closedErr(err)
+		}
+	}
+	s.queueMu.Lock()
+	group := s.queue
+	s.queue = nil
+	s.queueMu.Unlock()
+	s.commit(group)
+	s.queueMu.Lock()
+	if len(s.queue) > 0 {
+		s.queue[0].done <- errLead
+	} else {
+		s.committing = false
+	}
+	s.queueMu.Unlock()
+	return closedErr(<-w.done)
+}
+
+// commit applies group in one transaction and tells each write its
+// result. A write whose apply fails gets that error and the transaction
+// is run again without it, so it leaves nothing behind and the others are
+// not failed for it.
+func (s *Store) commit(group []*pending) {
+	for len(group) > 0 {
+		failed := -1
+		err := s.db.Update(func(tx *bbolt.Tx) error {
+			for i, w := range group {
+				if err := w.apply(tx); err != nil {
+					failed = i
+					return err
+				}
+			}
+			return nil
+		})
+		if failed < 0 {
+			for _, w := range group {
+				w.done <- err
+			}
+			return
+		}
+		group[failed].done <- err
+		group = append(group[:failed], group[failed+1:]...)
+	}
 }
 
 // ready reports why an operation may not start.
@@ -198,7 +275,7 @@ func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
 	return value, closedErr(err)
 }
 
-// Put implements store.Store. Concurrent Puts and Deletes share one commit.
+// Put implements store.Store.
 func (s *Store) Put(ctx context.Context, key string, value []byte, ttl time.Duration) error {
 	if err := s.ready(ctx); err != nil {
 		return err
@@ -212,18 +289,55 @@ func (s *Store) Put(ctx context.Context, key string, value []byte, ttl time.Dura
 		expires = uint64(s.now().Add(ttl).UnixNano())
 	}
 	raw := encode(value, expires)
-	// Batch may run this more than once; it only ever sets the same record.
-	return closedErr(s.db.Batch(func(tx *bbolt.Tx) error {
+	// A commit may run this more than once; it only ever sets the same
+	// record.
+	return s.write(func(tx *bbolt.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(name)
 		if err != nil {
 			return err
 		}
 		return b.Put([]byte(key), raw)
-	}))
+	})
 }
 
-// Delete implements store.Store. Concurrent Puts and Deletes share one
-// commit.
+// PutBatch implements store.Batcher: the entries go in one commit.
+func (s *Store) PutBatch(ctx context.Context, entries []store.Entry) error {
+	if err := s.ready(ctx); err != nil {
+		return err
+	}
+	type record struct {
+		bucket, key, raw []byte
+	}
+	records := make([]record, len(entries))
+	now := s.now()
+	for i, e := range entries {
+		name, err := bucketOf(e.Key)
+		if err != nil {
+			return err
+		}
+		var expires uint64
+		if e.TTL > 0 {
+			expires = uint64(now.Add(e.TTL).UnixNano())
+		}
+		records[i] = record{name, []byte(e.Key), encode(e.Value, expires)}
+	}
+	// As in Put, a rerun of this function sets the same records again;
+	// should one fail, commit runs the transaction again without any.
+	return s.write(func(tx *bbolt.Tx) error {
+		for _, r := range records {
+			b, err := tx.CreateBucketIfNotExists(r.bucket)
+			if err != nil {
+				return err
+			}
+			if err := b.Put(r.key, r.raw); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Delete implements store.Store.
 func (s *Store) Delete(ctx context.Context, key string) error {
 	if err := s.ready(ctx); err != nil {
 		return err
@@ -232,17 +346,18 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	if err != nil {
 		return err
 	}
-	return closedErr(s.db.Batch(func(tx *bbolt.Tx) error {
+	return s.write(func(tx *bbolt.Tx) error {
 		b := tx.Bucket(name)
 		if b == nil {
 			return nil
 		}
 		return b.Delete([]byte(key))
-	}))
+	})
 }
 
 // Update implements store.Store. It runs fn in its own write transaction,
-// not in a batch, because a batch may call fn again and fn is the caller's.
+// not in a shared commit, because a commit may apply a write again and fn
+// is the caller's.
 func (s *Store) Update(ctx context.Context, key string, fn func(current []byte) ([]byte, error)) error {
 	if err := s.ready(ctx); err != nil {
 		return err

@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -163,13 +162,42 @@ func TestBadKeys(t *testing.T) {
 	}
 }
 
+// TestFailedWriteInGroup sends writers at the store at once, some of whose
+// PutBatches cannot be stored: those fail whole, leaving none of their
+// entries, and the writes that shared their commit are stored all the same.
+func TestFailedWriteInGroup(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "seipbot.db"), bolt.Options{})
+	tooLong := "g/" + strings.Repeat("k", bbolt.MaxKeySize)
+	var wg sync.WaitGroup
+	for w := range 32 {
+		wg.Go(func() {
+			entries := []store.Entry{{Key: fmt.Sprintf("g/%02d", w), Value: []byte("v")}}
+			if w%4 == 0 {
+				entries = append(entries, store.Entry{Key: tooLong, Value: []byte("v")})
+			}
+			err := s.PutBatch(t.Context(), entries)
+			if (err != nil) != (w%4 == 0) {
+				t.Errorf("PutBatch of writer %d: %v", w, err)
+			}
+		})
+	}
+	wg.Wait()
+	for w := range 32 {
+		_, err := s.Get(t.Context(), fmt.Sprintf("g/%02d", w))
+		if failed := w%4 == 0; failed != errors.Is(err, store.ErrNotFound) {
+			t.Errorf("writer %d (failed: %v): Get = %v", w, failed, err)
+		}
+	}
+}
+
 // crashChildEnv names the file TestCrashChild writes to when the test
 // binary is run again as the process that gets killed.
 const crashChildEnv = "SEIPBOT_BOLT_CRASH_FILE"
 
 // TestCrashChild is not a test of its own: TestAckedWritesSurviveKill runs
-// the test binary again with only this test, which writes records and says
-// which ones were acknowledged until it is killed.
+// the test binary again with only this test, which writes records from
+// several writers, so that they share commits, and says which ones were
+// acknowledged until it is killed.
 func TestCrashChild(t *testing.T) {
 	path := os.Getenv(crashChildEnv)
 	if path == "" {
@@ -179,12 +207,19 @@ func TestCrashChild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i := 0; ; i++ {
-		if err := s.Put(t.Context(), fmt.Sprintf("crash/%06d", i), []byte("v"), 0); err != nil {
-			t.Fatal(err)
-		}
-		fmt.Printf("acked %d\n", i)
+	for w := range 8 {
+		go func() {
+			for i := 0; ; i++ {
+				key := fmt.Sprintf("crash/%d-%06d", w, i)
+				if err := s.Put(t.Context(), key, []byte("v"), 0); err != nil {
+					fmt.Printf("failed %s: %v\n", key, err)
+					return
+				}
+				fmt.Printf("acked %s\n", key)
+			}
+		}()
 	}
+	select {}
 }
 
 func TestAckedWritesSurviveKill(t *testing.T) {
@@ -201,11 +236,13 @@ func TestAckedWritesSurviveKill(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	last := -1
+	var acked []string
 	lines := bufio.NewScanner(out)
-	for last < 200 && lines.Scan() {
-		if n, ok := strings.CutPrefix(lines.Text(), "acked "); ok {
-			last, _ = strconv.Atoi(n)
+	for len(acked) < 400 && lines.Scan() {
+		if key, ok := strings.CutPrefix(lines.Text(), "acked "); ok {
+			acked = append(acked, key)
+		} else {
+			t.Errorf("child: %s", lines.Text())
 		}
 	}
 	// SIGKILL: no deferred Close, no flush, exactly what kill -9 does.
@@ -213,13 +250,13 @@ func TestAckedWritesSurviveKill(t *testing.T) {
 		t.Fatal(err)
 	}
 	cmd.Wait()
-	if last < 0 {
+	if len(acked) == 0 {
 		t.Fatal("the child acknowledged no write")
 	}
 	s := open(t, path, bolt.Options{})
-	for i := 0; i <= last; i++ {
-		if _, err := s.Get(t.Context(), fmt.Sprintf("crash/%06d", i)); err != nil {
-			t.Fatalf("acknowledged write %d of %d lost after kill -9: %v", i, last, err)
+	for _, key := range acked {
+		if _, err := s.Get(t.Context(), key); err != nil {
+			t.Fatalf("acknowledged write %s (of %d) lost after kill -9: %v", key, len(acked), err)
 		}
 	}
 }
@@ -228,8 +265,8 @@ func BenchmarkPut(b *testing.B) {
 	storetest.BenchPut(b, open(b, filepath.Join(b.TempDir(), "seipbot.db"), bolt.Options{}))
 }
 
-// BenchmarkPutParallel shows what batching buys: concurrent Puts share
-// commits and fsyncs.
+// BenchmarkPutParallel shows what the group commit buys: concurrent Puts
+// share commits and fsyncs.
 func BenchmarkPutParallel(b *testing.B) {
 	storetest.BenchPutParallel(b, open(b, filepath.Join(b.TempDir(), "seipbot.db"), bolt.Options{}))
 }

@@ -12,7 +12,10 @@ import (
 	"github.com/seipbot/seipbot/store"
 )
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store   = (*Store)(nil)
+	_ store.Batcher = (*Store)(nil)
+)
 
 // sweepEvery is the fewest writes between sweeps of expired records. Reads
 // only hide expired records, so without sweeps a record with a TTL that
@@ -94,6 +97,24 @@ func (s *Store) Put(ctx context.Context, key string, value []byte, ttl time.Dura
 		r.expires = s.now().Add(ttl)
 	}
 	s.write(key, r)
+	return nil
+}
+
+// PutBatch implements store.Batcher: readers see all the entries or none.
+func (s *Store) PutBatch(ctx context.Context, entries []store.Entry) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.ready(ctx); err != nil {
+		return err
+	}
+	now := s.now()
+	for _, e := range entries {
+		r := record{value: clone(e.Value)}
+		if e.TTL > 0 {
+			r.expires = now.Add(e.TTL)
+		}
+		s.write(e.Key, r)
+	}
 	return nil
 }
 

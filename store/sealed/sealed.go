@@ -23,7 +23,10 @@ import (
 	"github.com/seipbot/seipbot/store"
 )
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store   = (*Store)(nil)
+	_ store.Batcher = (*Store)(nil)
+)
 
 // Store is a store.Store that seals values before they reach its inner
 // store. Make one with New.
@@ -67,6 +70,17 @@ func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
 // Put implements store.Store.
 func (s *Store) Put(ctx context.Context, key string, value []byte, ttl time.Duration) error {
 	return s.inner.Put(ctx, key, s.seal(key, value), ttl)
+}
+
+// PutBatch implements store.Batcher by sealing each entry for its key and
+// handing them on together; an inner store that cannot batch gets them one
+// Put at a time (see store.PutAll).
+func (s *Store) PutBatch(ctx context.Context, entries []store.Entry) error {
+	sealed := make([]store.Entry, len(entries))
+	for i, e := range entries {
+		sealed[i] = store.Entry{Key: e.Key, Value: s.seal(e.Key, e.Value), TTL: e.TTL}
+	}
+	return store.PutAll(ctx, s.inner, sealed)
 }
 
 // Delete implements store.Store.

@@ -56,6 +56,48 @@ func TestConformanceOverBolt(t *testing.T) {
 	})
 }
 
+// unbatched hides every ability of a store beyond store.Store.
+type unbatched struct{ store.Store }
+
+// TestConformanceOverUnbatched runs the suite over an inner store that
+// cannot batch, so sealed's PutBatch falls back to Puts.
+func TestConformanceOverUnbatched(t *testing.T) {
+	storetest.RunWithClock(t, func(t *testing.T, now func() time.Time) store.Store {
+		s := sealed.New(unbatched{memory.New(memory.WithClock(now))}, keyring(t, keyA))
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}
+
+// TestPutBatchSeals checks that each entry of a batch is sealed for its
+// own key, as a Put would seal it.
+func TestPutBatchSeals(t *testing.T) {
+	ctx := t.Context()
+	inner := memory.New()
+	s := sealed.New(inner, keyring(t, keyA))
+	err := s.PutBatch(ctx, []store.Entry{{Key: "notes/1", Value: []byte("hello")}, {Key: "notes/2", Value: []byte("world")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for key, plain := range map[string]string{"notes/1": "hello", "notes/2": "world"} {
+		raw, err := inner.Get(ctx, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := 1 + 4 + 12 + len(plain) + 16; len(raw) != want || bytes.Contains(raw, []byte(plain)) {
+			t.Fatalf("inner record %s = %q, want %d sealed bytes", key, raw, want)
+		}
+	}
+	// Sealed for its own key: moved to the other one, it fails to open.
+	raw, _ := inner.Get(ctx, "notes/1")
+	if err := inner.Put(ctx, "notes/2", raw, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Get(ctx, "notes/2"); !errors.Is(err, sealed.ErrTampered) {
+		t.Fatalf("Get of a record moved from another key = %v, want ErrTampered", err)
+	}
+}
+
 // put writes value under key through s and returns what the inner store
 // holds for it.
 func put(t *testing.T, s *sealed.Store, inner store.Store, key, value string) []byte {

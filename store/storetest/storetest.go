@@ -99,6 +99,8 @@ func run(t *testing.T, open func(t *testing.T) *env) {
 		{"BigValue", testBigValue},
 		{"Cancelled", testCancelled},
 		{"Closed", testClosed},
+		{"PutBatch", testPutBatch},
+		{"PutBatchConcurrent", testPutBatchConcurrent},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.test(t, open(t)) })
@@ -463,12 +465,83 @@ func testBigValue(t *testing.T, e *env) {
 // methods calls each store method once and returns what each returned.
 func methods(ctx context.Context, s store.Store) map[string]error {
 	_, getErr := s.Get(ctx, "m/1")
-	return map[string]error{
+	errs := map[string]error{
 		"Get":    getErr,
 		"Put":    s.Put(ctx, "m/2", []byte("v"), 0),
 		"Delete": s.Delete(ctx, "m/1"),
 		"Scan":   s.Scan(ctx, "m/", func(string, []byte) error { return nil }),
 		"Update": s.Update(ctx, "m/1", func([]byte) ([]byte, error) { return []byte("v"), nil }),
+	}
+	if b, ok := s.(store.Batcher); ok {
+		errs["PutBatch"] = b.PutBatch(ctx, []store.Entry{{Key: "m/2", Value: []byte("v")}})
+	}
+	return errs
+}
+
+// batcher returns e's store as a store.Batcher, skipping the case for a
+// store without the ability.
+func batcher(t *testing.T, e *env) store.Batcher {
+	t.Helper()
+	b, ok := e.s.(store.Batcher)
+	if !ok {
+		t.Skip("the store is not a store.Batcher")
+	}
+	return b
+}
+
+func testPutBatch(t *testing.T, e *env) {
+	b := batcher(t, e)
+	put(t, e.s, "b/old", "expiring", short)
+	value := []byte("one")
+	err := b.PutBatch(t.Context(), []store.Entry{
+		{Key: "b/1", Value: value},
+		{Key: "plain", Value: []byte("in the default bucket")},
+		{Key: "b/old", Value: []byte("replaced")},
+		{Key: "ttl/b", Value: []byte("short"), TTL: short},
+		{Key: "b/empty", Value: []byte{}},
+		{Key: "b/2", Value: []byte("first")},
+		{Key: "b/2", Value: []byte("last")},
+	})
+	if err != nil {
+		t.Fatalf("PutBatch: %v", err)
+	}
+	copy(value, "CHANGED!")
+	want(t, e.s, "b/1", "one")
+	want(t, e.s, "plain", "in the default bucket")
+	want(t, e.s, "ttl/b", "short")
+	want(t, e.s, "b/empty", "")
+	if got := scan(t, e.s, "b/"); !slices.Equal(got, []string{"b/1=one", "b/2=last", "b/empty=", "b/old=replaced"}) {
+		t.Fatalf("Scan after PutBatch = %q", got)
+	}
+	// Like Put, an entry without a TTL drops the one the record had.
+	e.wait(2 * short)
+	wantMissing(t, e.s, "ttl/b")
+	want(t, e.s, "b/old", "replaced")
+	if err := b.PutBatch(t.Context(), nil); err != nil {
+		t.Fatalf("PutBatch of nothing: %v", err)
+	}
+}
+
+// testPutBatchConcurrent checks that batches written at once, which a
+// backend may commit together, all arrive whole.
+func testPutBatchConcurrent(t *testing.T, e *env) {
+	b := batcher(t, e)
+	const writers, each = 8, 3
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Go(func() {
+			var entries []store.Entry
+			for i := range each {
+				entries = append(entries, store.Entry{Key: fmt.Sprintf("pb/%d-%d", w, i), Value: []byte(fmt.Sprint(w))})
+			}
+			if err := b.PutBatch(t.Context(), entries); err != nil {
+				t.Errorf("PutBatch from writer %d: %v", w, err)
+			}
+		})
+	}
+	wg.Wait()
+	if got := scan(t, e.s, "pb/"); len(got) != writers*each {
+		t.Fatalf("Scan after concurrent PutBatches found %d records, want %d: %q", len(got), writers*each, got)
 	}
 }
 
