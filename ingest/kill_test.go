@@ -3,6 +3,7 @@ package ingest_test
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -19,17 +20,29 @@ import (
 	"github.com/seipbot/seipbot/store/bolt"
 )
 
+// childEnv names the bolt file childServer keeps its store in when
+// TestKillAfterAccept runs the test binary again as the process it kills.
 const childEnv = "SEIPBOT_INGEST_CHILD_DB"
+
+// TestMain makes the test binary childServer when childEnv is set, and runs
+// the tests otherwise.
+func TestMain(m *testing.M) {
+	if db := os.Getenv(childEnv); db != "" {
+		if err := childServer(db); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
 
 // TestKillAfterAccept posts an alert to a child process, kills it with
 // SIGKILL as soon as it answers 2xx, and checks that the alert is
 // delivered from the store the child left.
 func TestKillAfterAccept(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a child process")
-	}
 	db := filepath.Join(t.TempDir(), "bot.db")
-	cmd := exec.Command(os.Args[0], "-test.run=^TestChildServer$")
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), childEnv+"="+db)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -81,31 +94,27 @@ func TestKillAfterAccept(t *testing.T) {
 	}
 }
 
-// TestChildServer is the child of TestKillAfterAccept: it serves the
-// generic endpoint on a bolt store, with an outbox that never delivers,
+// childServer is the child of TestKillAfterAccept: it serves the generic
+// endpoint on the bolt store at db, with an outbox that never delivers,
 // until it is killed.
-func TestChildServer(t *testing.T) {
-	db := os.Getenv(childEnv)
-	if db == "" {
-		t.Skip("run by TestKillAfterAccept")
-	}
+func childServer(db string) error {
 	st, err := bolt.Open(db, bolt.Options{})
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	out := bot.NewOutbox(st, nil, bot.Backoff{})
 	m, err := alert.New(alert.Options{Rules: []alert.Rule{{Rooms: []alert.Destination{{Room: "#sec"}}}}, Store: st, Outbox: out})
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	s, err := ingest.New(ingest.Options{Sources: []ingest.Source{&ingest.Generic{Secret: secret}}, Sink: m})
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	os.Stdout.WriteString(ln.Addr().String() + "\n")
-	s.Serve(context.Background(), ln)
+	return s.Serve(context.Background(), ln)
 }

@@ -30,12 +30,25 @@ import (
 //	bot → server:  SAY <room> <text>
 //
 // Each replica is this test binary run again as a separate process (see
-// TestReplicaProcess), wired by the same code as "seipbot run" with the
+// replicaProcess), wired by the same code as "seipbot run" with the
 // line adapter in place of the shell.
 
 // lineAddrEnv tells a re-run test binary to be a replica and where the
 // server is.
 const lineAddrEnv = "SEIPBOT_TEST_LINE_ADDR"
+
+// TestMain makes the test binary a replica when lineAddrEnv is set, and
+// runs the tests otherwise.
+func TestMain(m *testing.M) {
+	if addr := os.Getenv(lineAddrEnv); addr != "" {
+		if err := replicaProcess(addr); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
 
 // replicaEnv numbers a replica, so the server knows which connection is
 // whose process.
@@ -68,34 +81,28 @@ func (a *lineAdapter) Send(_ context.Context, r bot.Response) error {
 	return err
 }
 
-// TestReplicaProcess is one replica when TestReplicas runs the test binary
-// again with lineAddrEnv set; otherwise it does nothing.
-func TestReplicaProcess(t *testing.T) {
-	addr := os.Getenv(lineAddrEnv)
-	if addr == "" {
-		t.Skip("a replica process of TestReplicas")
-	}
+// replicaProcess is one replica of TestReplicas, talking to the line
+// server at addr until it is killed.
+func replicaProcess(addr string) error {
 	c := &cli{stdin: strings.NewReader(""), stdout: os.Stdout, stderr: os.Stderr, env: os.Environ()}
 	cfg, err := c.load(commonFlags{config: os.Getenv("SEIPBOT_TEST_CONFIG")})
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	a, err := c.open(context.Background(), cfg, false, "")
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	defer closeQuietly(a.st, a.log)
 	conn, err := net.Dial("tcp", addr)
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	if _, err := fmt.Fprintf(conn, "HELLO %s\n", os.Getenv(replicaEnv)); err != nil {
-		t.Fatal(err)
+		return err
 	}
 	a.bot.AddAdapter(&lineAdapter{conn: conn})
-	if err := a.run(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	return a.run(context.Background())
 }
 
 // lineServer is the chat server: it sends every message to every
@@ -225,9 +232,6 @@ func waitFor(t *testing.T, what string, within time.Duration, cond func() bool) 
 // three, and each is answered exactly once, also after one replica is
 // killed with SIGKILL; reminders set on any replica fire once, on time.
 func TestReplicas(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts three processes")
-	}
 	rc := redistest.Client(t)
 	prefix := redistest.Prefix(t, rc)
 	key, err := sealed.NewKey()
@@ -250,7 +254,7 @@ func TestReplicas(t *testing.T) {
 	srv := newLineServer(t)
 	var procs []*exec.Cmd
 	for i := range 3 {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestReplicaProcess$", "-test.count=1")
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
 		var log bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &log, &log
 		cmd.Env = append(os.Environ(),

@@ -2,6 +2,7 @@ package bolt_test
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -190,28 +191,36 @@ func TestFailedWriteInGroup(t *testing.T) {
 	}
 }
 
-// crashChildEnv names the file TestCrashChild writes to when the test
-// binary is run again as the process that gets killed.
+// crashChildEnv names the file crashChild writes to when
+// TestAckedWritesSurviveKill runs the test binary again as the process
+// that gets killed.
 const crashChildEnv = "SEIPBOT_BOLT_CRASH_FILE"
 
-// TestCrashChild is not a test of its own: TestAckedWritesSurviveKill runs
-// the test binary again with only this test, which writes records from
-// several writers, so that they share commits, and says which ones were
-// acknowledged until it is killed.
-func TestCrashChild(t *testing.T) {
-	path := os.Getenv(crashChildEnv)
-	if path == "" {
-		t.Skip("runs only as the child of TestAckedWritesSurviveKill")
+// TestMain makes the test binary crashChild when crashChildEnv is set, and
+// runs the tests otherwise.
+func TestMain(m *testing.M) {
+	if path := os.Getenv(crashChildEnv); path != "" {
+		if err := crashChild(path); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
 	}
+	os.Exit(m.Run())
+}
+
+// crashChild writes records from several writers, so that they share
+// commits, and says which ones were acknowledged until it is killed.
+func crashChild(path string) error {
 	s, err := bolt.Open(path, bolt.Options{})
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	for w := range 8 {
 		go func() {
 			for i := 0; ; i++ {
 				key := fmt.Sprintf("crash/%d-%06d", w, i)
-				if err := s.Put(t.Context(), key, []byte("v"), 0); err != nil {
+				if err := s.Put(context.Background(), key, []byte("v"), 0); err != nil {
 					fmt.Printf("failed %s: %v\n", key, err)
 					return
 				}
@@ -223,11 +232,8 @@ func TestCrashChild(t *testing.T) {
 }
 
 func TestAckedWritesSurviveKill(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a process")
-	}
 	path := filepath.Join(t.TempDir(), "seipbot.db")
-	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$")
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), crashChildEnv+"="+path)
 	out, err := cmd.StdoutPipe()
 	if err != nil {

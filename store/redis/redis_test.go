@@ -184,10 +184,7 @@ func BenchmarkGet(b *testing.B) {
 // and works again once the server is back, without being reopened.
 func TestRecoversAfterOutage(t *testing.T) {
 	redistest.URL(t) // the same switch as the other Redis tests
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		t.Skip("redis-server is not installed")
-	}
+	bin := redistest.ServerBinary(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/rand"
 	"os"
+	"os/exec"
 	"testing"
 	"time"
 
@@ -29,12 +30,30 @@ func URL(t testing.TB) string {
 	if url != "" {
 		return url
 	}
-	msg := EnvURL + " is not set; run scripts/redis.sh (or start a Redis and set it, e.g. redis://127.0.0.1:6379/9) to run the Redis tests"
+	unavailable(t, EnvURL+" is not set; run scripts/redis.sh (or start a Redis and set it, e.g. redis://127.0.0.1:6379/9) to run the Redis tests")
+	return ""
+}
+
+// ServerBinary returns the path of redis-server, for a test that starts and
+// stops a server of its own. Without one the test is skipped, or fails
+// under CI (CI=true), as in URL.
+func ServerBinary(t testing.TB) string {
+	t.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		unavailable(t, "redis-server is not installed; run scripts/redis.sh (or install it) to run this test")
+	}
+	return bin
+}
+
+// unavailable skips the test for want of msg's server or tool, or fails it
+// under CI, where that is a broken setup rather than a developer's choice.
+func unavailable(t testing.TB, msg string) {
+	t.Helper()
 	if os.Getenv("CI") == "true" {
 		t.Fatal(msg)
 	}
 	t.Skip(msg)
-	return ""
 }
 
 // Client returns a client of the test server, closed when the test ends.
