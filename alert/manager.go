@@ -436,10 +436,16 @@ func (m *Manager) hold(ctx context.Context, rec *Record, now time.Time) bool {
 // otherwise the messages first.
 func (m *Manager) send(ctx context.Context, rec *Record, dests []Destination, v View, keep bool) error {
 	rec.Sent++
+	// An alert someone should act on offers the acknowledgement as a
+	// button; a click is the clicker typing "ack <id>", with its checks.
+	var buttons []bot.Button
+	if v.ID != "" && !v.Alert.Notice && (v.Kind == KindNew || v.Kind == KindRepeat || v.Kind == KindEscalated) {
+		buttons = []bot.Button{{Label: "Acknowledge", Value: "ack " + v.ID}}
+	}
 	msgs := make([]bot.Durable, len(dests))
 	for i, d := range dests {
 		msgs[i] = bot.Durable{ID: fmt.Sprintf("alert-%s-%d-%d", rec.ID, rec.Sent, i),
-			Response: bot.Response{Adapter: d.Adapter, Room: d.Room, Text: m.render(d, v)}}
+			Response: bot.Response{Adapter: d.Adapter, Room: d.Room, Text: m.render(d, v), Buttons: buttons}}
 	}
 	if keep && m.shared != nil {
 		e, err := m.entry(rec)

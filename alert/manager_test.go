@@ -149,6 +149,17 @@ func TestResolvedFollowUp(t *testing.T) {
 		if !strings.Contains(got[0], strings.TrimSuffix(strings.Fields(strings.SplitAfter(got[1], "· alert ")[1])[0], ",")) {
 			t.Errorf("the follow-up does not name the original's id:\n%s\n%s", got[0], got[1])
 		}
+		// The alert offers an acknowledgement button; its follow-up, with
+		// nothing left to acknowledge, does not.
+		rec.mu.Lock()
+		first, follow := rec.msgs[0].Buttons, rec.msgs[1].Buttons
+		rec.mu.Unlock()
+		if len(first) != 1 || !strings.HasPrefix(first[0].Value, "ack ") || !strings.Contains(got[0], strings.TrimPrefix(first[0].Value, "ack ")) {
+			t.Errorf("the alert offered buttons %+v", first)
+		}
+		if len(follow) != 0 {
+			t.Errorf("the resolved follow-up offered buttons %+v", follow)
+		}
 	})
 }
 
