@@ -184,7 +184,7 @@ func (a *Authorizer) noteDenial(ctx context.Context, m *bot.Message) {
 	}
 	a.denials[m.User.ID] = recent
 	a.mu.Unlock()
-	if !report || a.opts.Notify == nil || a.p.SecurityRoom == "" {
+	if !report || a.opts.Notify == nil || a.p.SecurityRoom == "" || !a.MayNotify(a.p.SecurityRoom, TopicDenials) {
 		return
 	}
 	name, _, _ := describe(m)
@@ -219,6 +219,19 @@ func (a *Authorizer) allowRate(id, perm string) (time.Duration, RateLimit, bool)
 		a.due[key] = due.Add(interval)
 	}
 	return 0, RateLimit{}, true
+}
+
+// MayNotify reports whether room may receive notifications of topic
+// ("alerts.github", "jobs.results"). Without notification rules every room
+// may receive everything; with them, only a rule naming room with a
+// pattern matching topic lets it.
+func (a *Authorizer) MayNotify(room, topic string) bool {
+	if len(a.p.Notifications) == 0 {
+		return true
+	}
+	return slices.ContainsFunc(a.p.Notifications, func(n NotificationRule) bool {
+		return slices.Contains(n.Rooms, room) && slices.ContainsFunc(n.Allow, func(p string) bool { return Match(p, topic) })
+	})
 }
 
 // ApprovalRule returns the first approval rule whose pattern matches perm.

@@ -184,8 +184,10 @@ func TestCompileRejects(t *testing.T) {
 			{Permission: "scan.*", Approvers: "ghost", Approvals: 1},
 			{Permission: "scan.*", Approvers: "r"},
 		},
+		Notifications: []NotificationRule{{Rooms: []string{"#soc"}}, {Allow: []string{"alerts.*"}}, {Rooms: []string{"#soc"}, Allow: []string{"alerts."}}},
 	}, Options{})
-	for _, want := range []string{`"scan.p*" is malformed`, "grant 0 gives role \"r\" to nobody", `group "nope" is not defined`, `role "ghost" is not defined`, "both a group and an identity", "approval 0", "approval 1 needs at least one"} {
+	for _, want := range []string{`"scan.p*" is malformed`, "grant 0 gives role \"r\" to nobody", `group "nope" is not defined`, `role "ghost" is not defined`, "both a group and an identity", "approval 0", "approval 1 needs at least one",
+		"notification rule 0", "notification rule 1", "notification rule 2"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("New error %v does not say %q", err, want)
 		}
@@ -224,6 +226,68 @@ func TestRepeatedDenialsNotifySecurityRoom(t *testing.T) {
 	try()
 	if len(rec.sent) != 1 || rec.sent[0].Room != "#sec" || !strings.Contains(rec.sent[0].Text, "slack:U9 was refused 3 times") {
 		t.Fatalf("notices = %+v", rec.sent)
+	}
+}
+
+func TestMayNotify(t *testing.T) {
+	open, err := New(Policy{}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, room := range []string{"#soc", "#random", ""} {
+		for _, topic := range []string{"alerts.github", "jobs.results", "access.denials", "plugins.admin"} {
+			if !open.MayNotify(room, topic) {
+				t.Errorf("without notification rules, %q may not receive %q", room, topic)
+			}
+		}
+	}
+	a, err := New(Policy{Notifications: []NotificationRule{
+		{Rooms: []string{"#soc", "#cloud-sec"}, Allow: []string{"alerts.*"}},
+		{Rooms: []string{"#dev-sec"}, Allow: []string{"alerts.github", "alerts.gitlab"}},
+	}}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		room, topic string
+		want        bool
+	}{
+		{"#soc", "alerts.falco", true},      // wildcard
+		{"#cloud-sec", "alerts.sns", true},  // wildcard, second room of the rule
+		{"#dev-sec", "alerts.github", true}, // exact
+		{"#dev-sec", "alerts.gitlab", true},
+		{"#dev-sec", "alerts.falco", false},    // another topic of the same family
+		{"#soc", "jobs.results", false},        // a topic no rule lists
+		{"#soc", "alerts", false},              // ".*" matches only below the dot
+		{"#random", "alerts.github", false},    // a room no rule lists
+		{"#SOC", "alerts.github", false},       // rooms compare exactly
+		{"#soc", "alertsx.github", false},      // never across a dot boundary
+		{"#dev-sec", "alerts.github.x", false}, // an exact pattern is not a prefix
+	}
+	for _, tt := range tests {
+		if got := a.MayNotify(tt.room, tt.topic); got != tt.want {
+			t.Errorf("MayNotify(%q, %q) = %v, want %v", tt.room, tt.topic, got, tt.want)
+		}
+	}
+}
+
+// TestDenialNoticeObeysNotifications checks that the security room hears of
+// repeated refusals only when the notification rules let it.
+func TestDenialNoticeObeysNotifications(t *testing.T) {
+	for _, tt := range []struct {
+		allow []string
+		want  int
+	}{{[]string{"access.*"}, 1}, {[]string{"alerts.*"}, 0}} {
+		rec := &recorder{}
+		a, err := New(Policy{SecurityRoom: "#sec", Notifications: []NotificationRule{{Rooms: []string{"#sec"}, Allow: tt.allow}}},
+			Options{Notify: rec, DenialThreshold: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = a.Authorize(context.Background(), command("slack:U9", "#soc", secret))
+		if len(rec.sent) != tt.want {
+			t.Errorf("with #sec allowed %v, %d notices, want %d: %+v", tt.allow, len(rec.sent), tt.want, rec.sent)
+		}
 	}
 }
 

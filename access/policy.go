@@ -11,6 +11,13 @@
 //
 // Everything not granted is refused: the zero Policy lets people run only
 // the commands that declare no permission.
+//
+// Notification rules say which rooms may receive which notifications. A
+// notification has a topic named like a permission ("alerts.github",
+// "jobs.results") and rule patterns match it the same way. With no rules
+// every room receives every topic, so a policy written before rules
+// existed keeps working; the first rule makes the list exhaustive, and a
+// room then receives only what some rule lets it.
 package access
 
 import (
@@ -38,9 +45,23 @@ type Policy struct {
 	// RateLimits bound how often one identity runs matching commands.
 	RateLimits []RateLimit
 	// SecurityRoom, when set, hears about identities refused again and
-	// again.
+	// again (topic TopicDenials).
 	SecurityRoom string
+	// Notifications say which rooms receive which topics; none lets every
+	// room receive everything, and any makes the list exhaustive.
+	Notifications []NotificationRule
 }
+
+// NotificationRule lets Rooms receive the notifications whose topic one
+// of the Allow patterns matches.
+type NotificationRule struct {
+	Rooms []string
+	Allow []string
+}
+
+// TopicDenials is the topic of the security room's notices about
+// identities refused again and again.
+const TopicDenials = "access.denials"
 
 // Role is a named set of permission patterns.
 type Role struct {
@@ -161,6 +182,11 @@ func compile(p Policy) (*compiled, error) {
 	for i, l := range p.RateLimits {
 		if !ValidPattern(l.Permission) || l.PerMinute < 1 {
 			errs = append(errs, fmt.Errorf("access: rate limit %d: want a well-formed permission and a positive rate", i))
+		}
+	}
+	for i, n := range p.Notifications {
+		if len(n.Rooms) == 0 || len(n.Allow) == 0 || slices.ContainsFunc(n.Allow, func(t string) bool { return !ValidPattern(t) }) {
+			errs = append(errs, fmt.Errorf("access: notification rule %d: want rooms and well-formed topic patterns", i))
 		}
 	}
 	return c, errors.Join(errs...)

@@ -59,6 +59,12 @@ type Options struct {
 	// when no resolution comes. Default 7 days.
 	Retention time.Duration
 
+	// MayNotify, when set, says whether a room may receive alerts of a
+	// topic, "alerts.<source>" (the access policy's MayNotify). A
+	// destination it refuses gets no message; an alert it refuses every
+	// destination of is dropped like an unrouted one. Nil allows all.
+	MayNotify func(room, topic string) bool
+
 	Store  store.Store
 	Outbox DurableSender
 	// Scheduler delivers escalations and storm summaries, across restarts.
@@ -119,6 +125,9 @@ type Manager struct {
 	recent   map[string]time.Time
 	groups   map[string]*group
 	silences []Silence
+	// refused holds the room and topic pairs the policy refused, so each
+	// is logged once rather than once per alert.
+	refused map[string]bool
 
 	notified *prometheus.CounterVec
 	dropped  *prometheus.CounterVec
@@ -163,12 +172,12 @@ func New(opts Options) (*Manager, error) {
 	m := &Manager{
 		opts: opts, log: opts.Logger, now: opts.Now,
 		working: map[string]*fpLock{}, open: map[string]*Record{}, byID: map[string]string{},
-		recent: map[string]time.Time{}, groups: map[string]*group{},
+		recent: map[string]time.Time{}, groups: map[string]*group{}, refused: map[string]bool{},
 		notified: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "seipbot_alerts_notified_total", Help: "Alert messages handed to the outbox, by kind.",
 		}, []string{"kind"}),
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "seipbot_alerts_dropped_total", Help: "Alerts accepted but not announced, by reason.",
+			Name: "seipbot_alerts_dropped_total", Help: "Alerts accepted but not announced, by reason; \"policy\" counts each room the access policy kept a message from.",
 		}, []string{"reason"}),
 	}
 	if opts.Registerer != nil {
@@ -268,6 +277,32 @@ func (m *Manager) lock(fp string) (unlock func()) {
 
 func (m *Manager) drop(reason string) { m.dropped.WithLabelValues(reason).Inc() }
 
+// permitted returns the destinations the policy lets receive a, counting
+// each refused one and logging each refused room and topic once.
+func (m *Manager) permitted(a *Alert, dests []Destination) []Destination {
+	if m.opts.MayNotify == nil {
+		return dests
+	}
+	topic := "alerts." + a.Source
+	var out []Destination
+	for _, d := range dests {
+		if m.opts.MayNotify(d.Room, topic) {
+			out = append(out, d)
+			continue
+		}
+		m.drop("policy")
+		key := d.Room + "\x00" + topic
+		m.mu.Lock()
+		first := !m.refused[key]
+		m.refused[key] = true
+		m.mu.Unlock()
+		if first {
+			m.log.Warn("alert: the access policy keeps these alerts from this room; add an access.notifications rule if it should have them", "room", roomName(d), "topic", topic)
+		}
+	}
+	return out
+}
+
 func (m *Manager) accept(ctx context.Context, a *Alert) error {
 	if a.Status == "" {
 		a.Status = Firing
@@ -281,6 +316,13 @@ func (m *Manager) accept(ctx context.Context, a *Alert) error {
 	}
 	if m.silenced(a, now) {
 		m.drop("silenced")
+		return nil
+	}
+	dests = m.permitted(a, dests)
+	// A resolution still closes the open alert when no room may hear of
+	// it; anything else no room may hear is not kept, since nobody could
+	// see it to acknowledge it.
+	if len(dests) == 0 && a.Status != Resolved {
 		return nil
 	}
 	defer m.lock(fp)()
@@ -371,7 +413,7 @@ func (m *Manager) resolve(ctx context.Context, rec *Record, a *Alert, dests []De
 	if rec.Group != "" {
 		// Held back in a storm: 500 follow-ups would be the storm again.
 		m.drop("grouped")
-	} else {
+	} else if len(dests) > 0 {
 		v := View{Alert: *a, Kind: KindResolved, ID: rec.ID, Count: rec.Count, Since: rec.FirstSeen, For: now.Sub(rec.FirstSeen)}
 		if err := m.send(ctx, rec, dests, v, false); err != nil {
 			return err
@@ -679,7 +721,12 @@ func (m *Manager) escalate(ctx context.Context, e schedule.Entry, _ bool) error 
 	if rec == nil || rec.ID != p.ID || !rec.AckedAt.IsZero() {
 		return nil
 	}
+	// The policy is asked when the escalation is due, not when it was
+	// scheduled, so an entry from before a policy change obeys the new one.
 	d := Destination{Adapter: p.Adapter, Room: p.Room}
+	if len(m.permitted(&rec.Alert, []Destination{d})) == 0 {
+		return nil
+	}
 	v := View{Alert: rec.Alert, Kind: KindEscalated, ID: rec.ID, Count: rec.Count, Since: rec.FirstSeen, For: m.now().Sub(rec.FirstSeen), Rooms: rec.Rooms}
 	// The record is stored without the entry that is running; if that
 	// fails, Ack must still find the entry to cancel.
@@ -721,6 +768,10 @@ func (m *Manager) storm(ctx context.Context, e schedule.Entry, _ bool) error {
 	}
 	a := sample.Alert
 	dests, _ := route(m.opts.Rules, &a)
+	dests = m.permitted(&a, dests)
+	if len(dests) == 0 {
+		return nil
+	}
 	summary := &Record{ID: "storm-" + p.Group}
 	return m.send(ctx, summary, dests, View{Alert: a, Kind: KindStorm, Count: n, Since: sample.FirstSeen}, false)
 }

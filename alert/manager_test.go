@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/seipbot/seipbot/alert"
 	"github.com/seipbot/seipbot/bot"
@@ -376,4 +379,62 @@ func TestConcurrentRepeats(t *testing.T) {
 	if open := m.Open(); len(open) != 1 || open[0].Count != n {
 		t.Errorf("open alerts %+v, want one counted %d times", open, n)
 	}
+}
+
+// TestPolicyKeepsAlertsFromRooms routes alerts to rooms the access policy
+// refuses: those rooms get nothing, each refused message is counted under
+// reason "policy" and each room and topic is logged once, and an alert no
+// room may hear is not kept open.
+func TestPolicyKeepsAlertsFromRooms(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		// #dev-sec hears only Git hosts; #soc hears every alert.
+		may := func(room, topic string) bool {
+			return room == "#soc" || room == "#dev-sec" && topic == "alerts.github"
+		}
+		var logged strings.Builder
+		reg := prometheus.NewRegistry()
+		rules := []alert.Rule{
+			{Sources: []string{"falco"}, Rooms: []alert.Destination{{Room: "#soc"}, {Room: "#dev-sec"}}},
+			{Sources: []string{"generic"}, Rooms: []alert.Destination{{Room: "#dev-sec"}}},
+		}
+		m, rec, _ := harness(t, alert.Options{Rules: rules, DedupWindow: time.Hour, MayNotify: may, Registerer: reg,
+			Logger: slog.New(slog.NewTextHandler(&logged, nil))})
+		m.Accept(t.Context(), falcoLike("node-1"))
+		m.Accept(t.Context(), alert.Alert{Source: "generic", Severity: alert.High, Title: "build secret leaked"})
+		m.Accept(t.Context(), alert.Alert{Source: "generic", Severity: alert.High, Title: "another leak"})
+		if got := rec.texts(); len(got) != 1 || !strings.HasPrefix(got[0], "#soc: ") {
+			t.Fatalf("messages %q; want the falco alert in #soc only", got)
+		}
+		if open := m.Open(); len(open) != 1 || open[0].Alert.Source != "falco" {
+			t.Errorf("open alerts %+v; want only the falco one, which a room heard", open)
+		}
+		if got := dropped(t, reg, "policy"); got != 3 {
+			t.Errorf("dropped{reason=policy} = %v, want 3 (falco in #dev-sec, both generic alerts)", got)
+		}
+		if n := strings.Count(logged.String(), "room=#dev-sec topic=alerts.generic"); n != 1 {
+			t.Errorf("the refused room and topic were logged %d times, want once:\n%s", n, logged.String())
+		}
+	})
+}
+
+// dropped reads seipbot_alerts_dropped_total for reason from reg.
+func dropped(t *testing.T, reg *prometheus.Registry, reason string) float64 {
+	t.Helper()
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != "seipbot_alerts_dropped_total" {
+			continue
+		}
+		for _, metric := range f.GetMetric() {
+			for _, l := range metric.GetLabel() {
+				if l.GetName() == "reason" && l.GetValue() == reason {
+					return metric.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return 0
 }

@@ -112,6 +112,19 @@ type Access struct {
 	RateLimits []CommandRateLimit `yaml:"rate_limits"`
 	// SecurityRoom is told about identities refused again and again.
 	SecurityRoom string `yaml:"security_room"`
+	// Notifications say which rooms receive which notifications, by
+	// topic: "alerts.<source>" (alerts.github, alerts.falco, …),
+	// "jobs.results", "access.denials" and "plugins.admin". Without any
+	// rule every room receives everything; once one is written the list is
+	// exhaustive, and a room receives only the topics a rule lets it.
+	Notifications []NotificationRule `yaml:"notifications"`
+}
+
+// NotificationRule lets Rooms receive the notifications whose topic
+// matches one of Allow, patterns written like permissions ("alerts.*").
+type NotificationRule struct {
+	Rooms []string `yaml:"rooms"`
+	Allow []string `yaml:"allow"`
 }
 
 // Role is a set of permission patterns: "scan.ports", "scan.*" or "*".

@@ -274,6 +274,25 @@ func (a *Access) validate() []error {
 			bad("%s.burst: %d is negative; use 0 or 1 for no bursts", path, l.Burst)
 		}
 	}
+	for i, n := range a.Notifications {
+		path := fmt.Sprintf("access.notifications[%d]", i)
+		if len(n.Rooms) == 0 {
+			bad("%s.rooms: is empty, so the rule lets no room receive anything; list its rooms or remove it", path)
+		}
+		for j, room := range n.Rooms {
+			if strings.TrimSpace(room) == "" {
+				bad("%s.rooms[%d]: is empty; remove it or name a room", path, j)
+			}
+		}
+		if len(n.Allow) == 0 {
+			bad("%s.allow: is empty, so the rule lets the rooms receive nothing; list topics such as \"alerts.*\" or \"jobs.results\"", path)
+		}
+		for j, t := range n.Allow {
+			if !permissionPattern.MatchString(t) {
+				bad("%s.allow[%d]: %q is malformed; use a topic such as \"alerts.github\", a trailing \".*\" such as \"alerts.*\", or \"*\"", path, j, t)
+			}
+		}
+	}
 	return errs
 }
 

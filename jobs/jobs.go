@@ -5,6 +5,10 @@
 // retention period. The store is the bot's sealed store, so results are
 // encrypted at rest like all other state.
 //
+// A job reports to its room only when the access policy lets the room
+// receive "jobs.results" (TopicResults); otherwise it reports to its owner
+// directly.
+//
 // A job record is written before the work starts and again when it ends,
 // so a record still marked running when Run starts belongs to a process
 // that died: Run marks it interrupted and says so in the job's room.
@@ -93,9 +97,16 @@ type Options struct {
 	// Retention is how long a finished job's record is kept; zero means
 	// 30 days.
 	Retention time.Duration
+	// MayNotify, when set, says whether a room may receive a topic (the
+	// access policy's MayNotify); jobs ask it about TopicResults. Nil
+	// allows every room.
+	MayNotify func(room, topic string) bool
 	Logger    *slog.Logger
 	Now       func() time.Time
 }
+
+// TopicResults is the notification topic of what jobs report.
+const TopicResults = "jobs.results"
 
 // Manager starts, tracks and cancels jobs.
 type Manager struct {
@@ -363,12 +374,19 @@ func Report(j Job) string {
 	return head + string(j.State) + ": " + strings.TrimSuffix(j.Error, ".") + "."
 }
 
+// response addresses text about j: to the job's room and thread, or to its
+// owner directly when the job was started in a direct conversation or when
+// the policy keeps job results out of its room. The owner is told rather
+// than nobody because whoever asked for the work must still learn how it
+// went, and a direct message reaches only them, who saw the command anyway.
 func (m *Manager) response(j Job, text string) bot.Response {
-	r := bot.Response{Adapter: j.Adapter, Room: j.Room, Thread: j.Thread, Text: text}
-	if j.Direct {
-		r.Direct, r.User = true, j.Owner
+	switch {
+	case j.Direct:
+		return bot.Response{Adapter: j.Adapter, Room: j.Room, Thread: j.Thread, Text: text, Direct: true, User: j.Owner}
+	case m.opts.MayNotify != nil && !m.opts.MayNotify(j.Room, TopicResults):
+		return bot.Response{Adapter: j.Adapter, Text: text, Direct: true, User: j.Owner}
 	}
-	return r
+	return bot.Response{Adapter: j.Adapter, Room: j.Room, Thread: j.Thread, Text: text}
 }
 
 func (m *Manager) save(ctx context.Context, j Job, ttl time.Duration) error {

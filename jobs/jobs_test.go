@@ -17,6 +17,7 @@ type sink struct {
 	mu    sync.Mutex
 	lines []string
 	ids   []string
+	sent  []bot.Response // what came with an address: everything but replies
 	got   chan string
 }
 
@@ -31,13 +32,21 @@ func (s *sink) add(id, text string) {
 }
 
 func (s *sink) SendDurable(_ context.Context, id string, r bot.Response) error {
+	s.keep(r)
 	s.add(id, r.Text)
 	return nil
 }
 func (s *sink) Reply(_ context.Context, text string) error { s.add("", text); return nil }
 func (s *sink) Send(_ context.Context, r bot.Response) error {
+	s.keep(r)
 	s.add("", r.Text)
 	return nil
+}
+
+func (s *sink) keep(r bot.Response) {
+	s.mu.Lock()
+	s.sent = append(s.sent, r)
+	s.mu.Unlock()
 }
 
 // next waits for the next line said.
@@ -111,6 +120,47 @@ func TestJobDoneStoredAndReported(t *testing.T) {
 	}
 	if s.ids[1] != "job-"+j.ID {
 		t.Errorf("report sent with id %q, want a durable id", s.ids[1])
+	}
+}
+
+// TestResultsKeptFromRefusedRoom starts jobs in a room the policy lets hear
+// job results and in one it does not: the first reports in its thread, the
+// second to its owner directly, progress and result alike.
+func TestResultsKeptFromRefusedRoom(t *testing.T) {
+	s := newSink()
+	may := func(room, topic string) bool { return room == "#soc" && topic == TopicResults }
+	m, stop := startManager(t, Options{Store: memory.New(), Out: s, MayNotify: may})
+	defer stop()
+	work := func(ctx context.Context, progress func(string)) (string, error) {
+		progress("halfway")
+		return "22/tcp open ssh", nil
+	}
+	for _, room := range []string{"#soc", "#random"} {
+		spec := alice
+		spec.Room = room
+		if _, err := m.Start(context.Background(), s, spec, work); err != nil {
+			t.Fatal(err)
+		}
+		s.next(t)
+		s.next(t)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.sent) != 4 {
+		t.Fatalf("%d messages, want progress and a result for each job: %+v", len(s.sent), s.sent)
+	}
+	for _, r := range s.sent[:2] {
+		if r.Direct || r.Room != "#soc" || r.Thread != "t1" {
+			t.Errorf("a job in #soc said %+v; want it in its thread", r)
+		}
+	}
+	for _, r := range s.sent[2:] {
+		if !r.Direct || r.User != "u:alice" || r.Room != "" || r.Thread != "" {
+			t.Errorf("a job in #random said %+v; want it direct to its owner", r)
+		}
+	}
+	if !strings.HasSuffix(s.sent[3].Text, "22/tcp open ssh") {
+		t.Errorf("the owner was told %q, want the result", s.sent[3].Text)
 	}
 }
 

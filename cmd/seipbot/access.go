@@ -38,22 +38,33 @@ func policy(cfg *config.Config, owner string) (access.Policy, string) {
 	for _, l := range a.RateLimits {
 		p.RateLimits = append(p.RateLimits, access.RateLimit{Permission: l.Permission, PerMinute: l.PerMinute, Burst: l.Burst})
 	}
-	return p, fmt.Sprintf("access policy loaded: %d groups, %d roles, %d grants, %d approval rules", len(p.Groups), len(p.Roles), len(p.Grants), len(p.Approvals))
+	for _, n := range a.Notifications {
+		p.Notifications = append(p.Notifications, access.NotificationRule{Rooms: n.Rooms, Allow: n.Allow})
+	}
+	return p, fmt.Sprintf("access policy loaded: %d groups, %d roles, %d grants, %d approval rules, %d notification rules", len(p.Groups), len(p.Roles), len(p.Grants), len(p.Approvals), len(p.Notifications))
 }
 
-// accessCmd is "seipbot access check <identity> <command line…>".
+// accessCmd is "seipbot access check <identity> <command line…>", or
+// "seipbot access check --notify ROOM TOPIC".
 func (c *cli) accessCmd(_ context.Context, args []string) error {
 	if len(args) == 0 || args[0] != "check" {
-		return usageError{`say "access check <identity> <command line…>"`}
+		return usageError{`say "access check <identity> <command line…>" or "access check --notify ROOM TOPIC"`}
 	}
-	fs := c.flags("access check", "access check [--config FILE] [--data-dir DIR] [--room ROOM] <identity> <command line…>")
+	fs := c.flags("access check", "access check [--config FILE] [--data-dir DIR] [--room ROOM] <identity> <command line…>\n       access check [--config FILE] --notify ROOM TOPIC")
 	f := registerCommon(fs)
 	room := fs.String("room", "", "decide for this room (default: a direct conversation)")
+	notify := fs.String("notify", "", "decide instead whether ROOM receives the notifications of TOPIC (such as alerts.github or jobs.results)")
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}
 		return usageError{err.Error()}
+	}
+	if *notify != "" {
+		if fs.NArg() != 1 {
+			return usageError{"--notify takes a room and one topic, such as --notify '#soc' alerts.github"}
+		}
+		return c.notifyCheck(*f, *notify, fs.Arg(0))
 	}
 	if fs.NArg() < 2 {
 		return usageError{"name an identity (such as slack:U024BE7LH or shell:alice) and a command line"}
@@ -85,6 +96,29 @@ func (c *cli) accessCmd(_ context.Context, args []string) error {
 	fmt.Fprintf(c.stdout, "allowed: %s\n", d.Reason)
 	if r, ok := a.auth.ApprovalRule(d.Permission); ok {
 		fmt.Fprintf(c.stdout, "It then waits for approval: %d from holders of the role %s (the rule for %q).\n", r.Approvals, r.Approvers, r.Permission)
+	}
+	return nil
+}
+
+// notifyCheck says whether the policy lets room receive topic, failing
+// when it does not, like a refused command.
+func (c *cli) notifyCheck(f commonFlags, room, topic string) error {
+	cfg, err := c.load(f)
+	if err != nil {
+		return err
+	}
+	pol, _ := policy(cfg, "")
+	auth, err := access.New(pol, access.Options{})
+	if err != nil {
+		return err
+	}
+	switch {
+	case !auth.MayNotify(room, topic):
+		return fmt.Errorf("denied: no access.notifications rule lets %s receive %q", room, topic)
+	case len(pol.Notifications) == 0:
+		fmt.Fprintf(c.stdout, "allowed: no access.notifications rule is written, so every room receives every topic\n")
+	default:
+		fmt.Fprintf(c.stdout, "allowed: an access.notifications rule lets %s receive %q\n", room, topic)
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/seipbot/seipbot/alert"
 	"github.com/seipbot/seipbot/bot"
 	"github.com/seipbot/seipbot/config"
 )
@@ -33,6 +34,35 @@ access:
   approvals:
     - {permission: "canned.*", approvals: 1, approvers: admin}
 `
+
+// notifyYAML adds to policyYAML the notification rules of the issue's
+// example and one alert rule that sends every alert to #dev-sec, which
+// may hear only Git hosts.
+const notifyYAML = policyYAML + `  notifications:
+    - {rooms: ["#soc", "#cloud-sec"], allow: ["alerts.*"]}
+    - {rooms: ["#dev-sec"], allow: ["alerts.github", "alerts.gitlab"]}
+alerts:
+  rules:
+    - rooms: [{room: "#dev-sec"}]
+`
+
+// TestNotificationPolicyWired checks that the configured notification rules
+// reach the alert manager: an alert #dev-sec may hear is kept open, one it
+// may not is dropped.
+func TestNotificationPolicyWired(t *testing.T) {
+	a := wireTest(t, notifyYAML)
+	if err := a.alerts.Load(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	for _, src := range []string{"github", "falco"} {
+		if err := a.alerts.Accept(t.Context(), alert.Alert{Source: src, Severity: alert.High, Title: src + " says hello"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if open := a.alerts.Open(); len(open) != 1 || open[0].Alert.Source != "github" {
+		t.Errorf("open alerts %+v; want only the github one, as #dev-sec may not hear falco", open)
+	}
+}
 
 // wireTest wires the bot for the configuration in yaml ("" for none) on a
 // memory store.
@@ -156,6 +186,8 @@ func TestAccessCheck(t *testing.T) {
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "seipbot.yaml")
 	os.WriteFile(cfg, []byte(policyYAML), 0o600)
+	notifyCfg := filepath.Join(dir, "notify.yaml")
+	os.WriteFile(notifyCfg, []byte(notifyYAML), 0o600)
 	tests := []struct {
 		args      []string
 		code      int
@@ -169,6 +201,10 @@ func TestAccessCheck(t *testing.T) {
 		{[]string{"access", "check", "--config", cfg, "shell:admin1", "runbook ddos"}, 0, `It then waits for approval: 1 from holders of the role admin (the rule for "canned.*").`, ""},
 		{[]string{"access", "check", "--config", cfg, "slack:U1", "frobnicate"}, 1, "", "names no command"},
 		{[]string{"access", "check", "slack:U1"}, 2, "", "name an identity"},
+		{[]string{"access", "check", "--config", cfg, "--notify", "#random", "jobs.results"}, 0, "no access.notifications rule is written, so every room receives every topic", ""},
+		{[]string{"access", "check", "--config", notifyCfg, "--notify", "#dev-sec", "alerts.github"}, 0, `allowed: an access.notifications rule lets #dev-sec receive "alerts.github"`, ""},
+		{[]string{"access", "check", "--config", notifyCfg, "--notify", "#dev-sec", "alerts.falco"}, 1, "", `denied: no access.notifications rule lets #dev-sec receive "alerts.falco"`},
+		{[]string{"access", "check", "--config", notifyCfg, "--notify", "#soc"}, 2, "", "--notify takes a room and one topic"},
 		{[]string{"access"}, 2, "", "access check"},
 	}
 	for _, tt := range tests {

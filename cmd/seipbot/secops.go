@@ -26,10 +26,11 @@ type secops struct {
 	plugins []bot.Plugin
 }
 
-// secopsPlugins wires the security operations. It does no I/O.
-func secopsPlugins(cfg *config.Config, st store.Store, outbox *bot.Outbox, sched *schedule.Scheduler, log *slog.Logger) (*secops, error) {
+// secopsPlugins wires the security operations; mayNotify decides which
+// rooms hear job results. It does no I/O.
+func secopsPlugins(cfg *config.Config, st store.Store, outbox *bot.Outbox, sched *schedule.Scheduler, mayNotify func(room, topic string) bool, log *slog.Logger) (*secops, error) {
 	jm, err := jobs.New(jobs.Options{
-		Store: st, Out: outbox, Logger: log,
+		Store: st, Out: outbox, Logger: log, MayNotify: mayNotify,
 		MaxPerUser: cfg.Jobs.MaxPerUser, MaxRunning: cfg.Jobs.MaxRunning,
 		Timeout: time.Duration(cfg.Jobs.Timeout), Retention: time.Duration(cfg.Jobs.Retention),
 	})

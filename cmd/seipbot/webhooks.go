@@ -24,10 +24,11 @@ import (
 	"github.com/seipbot/seipbot/store"
 )
 
-// wireAlerts builds the alert manager from the alerts: section and, when
+// wireAlerts builds the alert manager from the alerts: section, sending
+// alerts only to the rooms mayNotify lets receive them, and, when
 // http.listen is set, the webhook server in front of it. It does no I/O
 // beyond reading the files the configuration names.
-func wireAlerts(cfg *config.Config, st store.Store, out *bot.Outbox, sched *schedule.Scheduler, log *slog.Logger) (*alert.Manager, *ingest.Server, error) {
+func wireAlerts(cfg *config.Config, st store.Store, out *bot.Outbox, sched *schedule.Scheduler, mayNotify func(room, topic string) bool, log *slog.Logger) (*alert.Manager, *ingest.Server, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
 		collectors.NewGoCollector(),
@@ -42,8 +43,8 @@ func wireAlerts(cfg *config.Config, st store.Store, out *bot.Outbox, sched *sche
 	m, err := alert.New(alert.Options{
 		Rules: rules, DedupWindow: time.Duration(cfg.Alerts.DedupWindow),
 		GroupWindow: time.Duration(cfg.Alerts.GroupWindow), GroupMax: cfg.Alerts.GroupMax,
-		Retention: time.Duration(cfg.Alerts.Retention),
-		Store:     st, Outbox: out, Scheduler: sched, Logger: log, Registerer: reg,
+		Retention: time.Duration(cfg.Alerts.Retention), MayNotify: mayNotify,
+		Store: st, Outbox: out, Scheduler: sched, Logger: log, Registerer: reg,
 	})
 	if err != nil {
 		return nil, nil, err

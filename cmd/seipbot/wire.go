@@ -321,6 +321,9 @@ func wire(cfg *config.Config, st store.Store, storeDesc string, log *slog.Logger
 	if err != nil {
 		return nil, err
 	}
+	if pol.SecurityRoom != "" && !auth.MayNotify(pol.SecurityRoom, access.TopicDenials) {
+		log.Warn("access.notifications keeps denial notices from access.security_room; repeated refusals go only to the audit log", "room", pol.SecurityRoom, "topic", access.TopicDenials)
+	}
 	approvals := access.NewApprovals(auth, st, w.keys.Derive("approvals"), nil)
 	auditLog, err := audit.New(st, audit.Options{Keys: w.keys.DeriveAll("audit"), Mirror: w.mirror, Logger: log})
 	if err != nil {
@@ -367,7 +370,7 @@ func wire(cfg *config.Config, st store.Store, storeDesc string, log *slog.Logger
 		return nil, err
 	}
 	approvals.Inbox = b
-	alerts, web, err := wireAlerts(cfg, st, outbox, sched, log)
+	alerts, web, err := wireAlerts(cfg, st, outbox, sched, auth.MayNotify, log)
 	if err != nil {
 		return nil, err
 	}
@@ -375,7 +378,7 @@ func wire(cfg *config.Config, st store.Store, storeDesc string, log *slog.Logger
 	if err != nil {
 		return nil, err
 	}
-	ops, err := secopsPlugins(cfg, st, outbox, sched, log)
+	ops, err := secopsPlugins(cfg, st, outbox, sched, auth.MayNotify, log)
 	if err != nil {
 		return nil, err
 	}
@@ -392,7 +395,7 @@ func wire(cfg *config.Config, st store.Store, storeDesc string, log *slog.Logger
 	}
 	var scripts *script.Folder
 	if cfg.Plugins.Dir != "" {
-		if scripts, err = scriptFolder(cfg, outbox, ops, log); err != nil {
+		if scripts, err = scriptFolder(cfg, outbox, ops, auth.MayNotify, log); err != nil {
 			return nil, err
 		}
 		plugins = append(plugins, scripts.Plugins()...)
@@ -406,16 +409,27 @@ func wire(cfg *config.Config, st store.Store, storeDesc string, log *slog.Logger
 	return &app{cfg: cfg, log: log, st: st, bot: b, sched: sched, auth: auth, audit: auditLog, policyNote: note, scripts: scripts, jobs: ops.jobs, alerts: alerts, web: web, lease: lease, bus: events}, nil
 }
 
+// topicPluginsAdmin is the notification topic of the admin room's notices
+// about rejected plugin manifests.
+const topicPluginsAdmin = "plugins.admin"
+
 // scriptFolder opens the folder of script and HTTP plugins: their target
 // arguments are held to the scan scope, and their long commands run as
 // jobs. Manifests a reload rejects are reported in the admin room, if there
-// is one.
-func scriptFolder(cfg *config.Config, outbox *bot.Outbox, ops *secops, log *slog.Logger) (*script.Folder, error) {
+// is one and the policy lets it receive them (mayNotify).
+func scriptFolder(cfg *config.Config, outbox *bot.Outbox, ops *secops, mayNotify func(room, topic string) bool, log *slog.Logger) (*script.Folder, error) {
 	opts := script.Options{
 		Dir: cfg.Plugins.Dir, Poll: time.Duration(cfg.Plugins.Poll), Logger: log,
 		ScopeCheck: ops.inScope, Jobs: scriptJobs{jobs: ops.jobs, out: outbox},
 	}
-	if room := cfg.Plugins.AdminRoom; room != "" {
+	room := cfg.Plugins.AdminRoom
+	if room != "" && !mayNotify(room, topicPluginsAdmin) {
+		// The policy does not change while the bot runs, so this is said
+		// once here rather than at every rejected reload.
+		log.Warn("access.notifications keeps plugin notices from plugins.admin_room; rejected manifests go only to the log", "room", room, "topic", topicPluginsAdmin)
+		room = ""
+	}
+	if room != "" {
 		opts.Notify = func(ctx context.Context, text string) {
 			if err := outbox.Send(ctx, bot.Response{Room: room, Text: text}); err != nil {
 				log.Error("tell admins about plugins", "err", err)
