@@ -28,3 +28,10 @@ echo "== go test"
 go test -count=1 "$@" ./...
 echo "== go test -race (engine, stores, scheduler)"
 go test -count=1 -race ./bot/... ./store/... ./schedule/...
+# Each fuzz target for a few seconds: long enough to replay the seeds and
+# catch a shallow regression, short enough for CI. scripts/fuzz.sh 60 is
+# the longer run to do before a release.
+if [ -n "${CI:-}" ] || [ -n "${SEIPBOT_FUZZ_SECONDS:-}" ]; then
+  echo "== fuzz"
+  scripts/fuzz.sh "${SEIPBOT_FUZZ_SECONDS:-3}"
+fi
