@@ -310,7 +310,7 @@ func (l *Log) commit(batch []Record) {
 		}
 		hash = hashOf(line)
 		seg = append(append(seg, line...), '\n')
-		lines = append(lines, seg[start:len(seg)])
+		lines = append(lines, seg[start:])
 		start = len(seg)
 	}
 	if err := l.st.Put(ctx, recordKey(recordPrefix, l.seq+1), seg, 0); err != nil {
