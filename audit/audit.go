@@ -311,7 +311,7 @@ func (l *Log) commit(batch []Record) {
 		}
 		hash = hashOf(line)
 		seg = append(append(seg, line...), '\n')
-		lines = append(lines, seg[start:len(seg)])
+		lines = append(lines, seg[start:])
 		start = len(seg)
 	}
 	ck := checkpoint{Seq: seq, Hash: hash, Time: l.opts.Now().UTC()}

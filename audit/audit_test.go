@@ -124,7 +124,7 @@ func TestVerifyFindsTampering(t *testing.T) {
 				t.Fatal(err)
 			}
 			at := bytes.Index(file, value)
-			if at < 0 || bytes.Index(file[at+1:], value) >= 0 {
+			if at < 0 || bytes.Contains(file[at+1:], value) {
 				t.Fatal("the record's bytes are not in the file exactly once")
 			}
 			file[at+len(value)/2] ^= 0x01

@@ -2,6 +2,7 @@ package bot
 
 import (
 	"fmt"
+	"math"
 	"net/netip"
 	"regexp"
 	"slices"
@@ -378,35 +379,35 @@ func isHostName(s string) bool {
 }
 
 // ParseDuration is time.ParseDuration that also accepts days ("7d",
-// "1d12h"), which people use for reminders and schedules.
+// "1d12h"), which people use for reminders and schedules. It refuses
+// negative durations and ones too long to add to a clock, which would
+// otherwise wrap around to the past.
 func ParseDuration(s string) (time.Duration, error) {
-	if d, ok := strings.CutSuffix(s, "d"); ok {
-		n, err := strconv.Atoi(d)
-		if err != nil || n < 0 {
-			return 0, fmt.Errorf("invalid duration %q", s)
+	invalid := fmt.Errorf("invalid duration %q", s)
+	var days time.Duration
+	rest := s
+	if d, r, ok := strings.Cut(s, "d"); ok {
+		n, err := strconv.ParseInt(d, 10, 64)
+		if err != nil || n < 0 || n > maxDays {
+			return 0, invalid
 		}
-		return time.Duration(n) * 24 * time.Hour, nil
-	}
-	if days, rest, ok := strings.Cut(s, "d"); ok {
-		n, err := strconv.Atoi(days)
-		if err != nil || n < 0 {
-			return 0, fmt.Errorf("invalid duration %q", s)
+		days, rest = time.Duration(n)*24*time.Hour, r
+		if rest == "" {
+			return days, nil
 		}
-		r, err := time.ParseDuration(rest)
-		if err != nil {
-			return 0, err
-		}
-		return time.Duration(n)*24*time.Hour + r, nil
 	}
-	d, err := time.ParseDuration(s)
-	if err != nil {
-		return 0, err
+	d, err := time.ParseDuration(rest)
+	if err != nil || d < 0 || d > maxDuration-days {
+		return 0, invalid
 	}
-	if d < 0 {
-		return 0, fmt.Errorf("invalid duration %q", s)
-	}
-	return d, nil
+	return days + d, nil
 }
+
+// maxDuration is the longest duration; maxDays, the most whole days in it.
+const (
+	maxDuration = time.Duration(math.MaxInt64)
+	maxDays     = int64(maxDuration / (24 * time.Hour))
+)
 
 // validate rejects a declaration that could never parse well.
 func (c *Command) validate() error {

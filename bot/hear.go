@@ -6,6 +6,7 @@ import (
 	"regexp/syntax"
 	"slices"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -166,15 +167,24 @@ func requiredLiteral(pattern string) string {
 func longestRequired(re *syntax.Regexp) string {
 	switch re.Op {
 	case syntax.OpLiteral:
-		s := string(re.Rune)
-		for i := 0; i < len(s); i++ {
-			if s[i] >= utf8.RuneSelf {
-				// Unicode case folding (K and the Kelvin sign) is beyond a
-				// byte-wise prefilter; such patterns are always tried.
-				return ""
+		// The automaton folds ASCII case only, so the literal stops at any
+		// letter that matches beyond ASCII: a non-ASCII one, and, without
+		// case, k and s, which also match the Kelvin sign and the long s.
+		// The longest piece between such letters is still required.
+		best, start := "", 0
+		for i, r := range re.Rune {
+			if r < utf8.RuneSelf && (re.Flags&syntax.FoldCase == 0 || !foldsBeyondASCII(r)) {
+				continue
 			}
+			if piece := string(re.Rune[start:i]); len(piece) > len(best) {
+				best = piece
+			}
+			start = i + 1
 		}
-		return s
+		if piece := string(re.Rune[start:]); len(piece) > len(best) {
+			best = piece
+		}
+		return best
 	case syntax.OpCapture, syntax.OpPlus:
 		return longestRequired(re.Sub[0])
 	case syntax.OpRepeat:
@@ -191,6 +201,17 @@ func longestRequired(re *syntax.Regexp) string {
 		return best
 	}
 	return ""
+}
+
+// foldsBeyondASCII reports whether the ASCII rune r matches, case
+// ignored, some rune outside ASCII.
+func foldsBeyondASCII(r rune) bool {
+	for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+		if f >= utf8.RuneSelf {
+			return true
+		}
+	}
+	return false
 }
 
 // compile checks a hear declaration and compiles its pattern.

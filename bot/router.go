@@ -320,5 +320,7 @@ func editDistance(a, b string, limit int) int {
 		}
 		prev2, prev, cur = prev, cur, prev2
 	}
-	return prev[len(b)]
+	// The last row can end above limit+1 even though it held a smaller
+	// value elsewhere; the promise is limit+1 for anything beyond limit.
+	return min(prev[len(b)], limit+1)
 }

@@ -256,8 +256,7 @@ func TestHearPatterns(t *testing.T) {
 }
 
 func TestMiddleware(t *testing.T) {
-	var p plugin
-	p = plugin{"mw", func(r *bot.Registry) error {
+	p := plugin{"mw", func(r *bot.Registry) error {
 		r.Command(bot.Command{Words: "boom", Handler: bot.HandlerFunc(func(context.Context, bot.Responder, *bot.Message) error { panic("kaboom") })})
 		r.Command(bot.Command{Words: "fail", Handler: bot.HandlerFunc(func(context.Context, bot.Responder, *bot.Message) error {
 			return errors.New("db password=hunter2 rejected")

@@ -123,7 +123,7 @@ func githubEvent(fixture string) string {
 	return strings.TrimSuffix(e, "_merged")
 }
 
-func cases(t *testing.T) map[string]sourceCase {
+func cases(t testing.TB) map[string]sourceCase {
 	snsFx := newSNSFixture(t)
 	return map[string]sourceCase{
 		"github": {

@@ -344,13 +344,13 @@ func snsAlerts(m *snsMessage) ([]alert.Alert, error) {
 		case "GuardDuty Finding":
 			var f guardDuty
 			if err := json.Unmarshal(ev.Detail, &f); err != nil {
-				return nil, fmt.Errorf("GuardDuty finding: %w", err)
+				return nil, fmt.Errorf("decoding the GuardDuty finding: %w", err)
 			}
 			return []alert.Alert{guardDutyAlert(&f)}, nil
 		case "Security Hub Findings - Imported":
 			var sh securityHub
 			if err := json.Unmarshal(ev.Detail, &sh); err != nil {
-				return nil, fmt.Errorf("Security Hub findings: %w", err)
+				return nil, fmt.Errorf("decoding the Security Hub findings: %w", err)
 			}
 			return securityHubAlerts(&sh), nil
 		}

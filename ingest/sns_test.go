@@ -34,7 +34,7 @@ type snsFixture struct {
 	confirmed  atomic.Int32
 }
 
-func newSNSFixture(t *testing.T) *snsFixture {
+func newSNSFixture(t testing.TB) *snsFixture {
 	t.Helper()
 	caKey := mustRSA(t)
 	validity := func(serial int64, cn string) *x509.Certificate {
@@ -78,7 +78,7 @@ func newSNSFixture(t *testing.T) *snsFixture {
 	return f
 }
 
-func mustRSA(t *testing.T) *rsa.PrivateKey {
+func mustRSA(t testing.TB) *rsa.PrivateKey {
 	t.Helper()
 	k, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
@@ -87,7 +87,7 @@ func mustRSA(t *testing.T) *rsa.PrivateKey {
 	return k
 }
 
-func mustCert(t *testing.T, tmpl, parent *x509.Certificate, pub any, key crypto.Signer) *x509.Certificate {
+func mustCert(t testing.TB, tmpl, parent *x509.Certificate, pub any, key crypto.Signer) *x509.Certificate {
 	t.Helper()
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, pub, key)
 	if err != nil {

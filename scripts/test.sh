@@ -25,6 +25,21 @@ fi
 echo "== go vet"
 go vet ./...
 echo "== go test"
+# TestSoak in cmd/seipbot runs only with a duration; bench/soak.sh gives it
+# two minutes.
+export SEIPBOT_SOAK=${SEIPBOT_SOAK:-20s}
 go test -count=1 "$@" ./...
-echo "== go test -race (engine, stores, scheduler)"
-go test -count=1 -race ./bot/... ./store/... ./schedule/...
+echo "== go test -race (engine, stores, scheduler, access, audit, alerts, webhooks, jobs)"
+go test -count=1 -race ./bot/... ./store/... ./schedule/... ./access/... ./audit/... ./alert/... ./ingest/... ./jobs/...
+echo "== staticcheck"
+# v0.7.0 is staticcheck 2026.1, the first release that reads Go 1.26.
+"$(scripts/gotool.sh staticcheck honnef.co/go/tools/cmd/staticcheck v0.7.0)" ./...
+echo "== dependencies"
+scripts/deps.sh
+# Each fuzz target for a few seconds: long enough to replay the seeds and
+# catch a shallow regression, short enough for CI. scripts/fuzz.sh 60 is
+# the longer run to do before a release.
+if [ -n "${CI:-}" ] || [ -n "${SEIPBOT_FUZZ_SECONDS:-}" ]; then
+  echo "== fuzz"
+  scripts/fuzz.sh "${SEIPBOT_FUZZ_SECONDS:-3}"
+fi

@@ -66,14 +66,13 @@ func (p *Plugin) registerPorts(r *bot.Registry) {
 
 // portRequest is a checked port scan.
 type portRequest struct {
-	Target   string        `json:"target"`
-	Ports    string        `json:"ports"`
-	Engine   string        `json:"engine"`
-	Rate     int           `json:"rate"`
-	Versions bool          `json:"versions"`
-	addrs    []netip.Addr  // approved by the scope check
-	list     []int         // the parsed ports
-	every    time.Duration // for schedules
+	Target   string       `json:"target"`
+	Ports    string       `json:"ports"`
+	Engine   string       `json:"engine"`
+	Rate     int          `json:"rate"`
+	Versions bool         `json:"versions"`
+	addrs    []netip.Addr // approved by the scope check
+	list     []int        // the parsed ports
 }
 
 // request checks the arguments of a port scan command against the scope

@@ -231,7 +231,7 @@ func testExpiry(t *testing.T, e *env) {
 	// does not expire.
 	err := e.s.Update(t.Context(), "ttl/short", func(cur []byte) ([]byte, error) {
 		if cur != nil {
-			return nil, fmt.Errorf("Update saw expired value %q", cur)
+			return nil, fmt.Errorf("the update saw expired value %q", cur)
 		}
 		return []byte("again"), nil
 	})
@@ -449,7 +449,7 @@ func testBigValue(t *testing.T, e *env) {
 	}
 	err = e.s.Update(t.Context(), "big/1", func(cur []byte) ([]byte, error) {
 		if !bytes.Equal(cur, big) {
-			return nil, errors.New("Update saw a different value")
+			return nil, errors.New("the update saw a different value")
 		}
 		return append(cur, 1), nil
 	})
