@@ -143,9 +143,6 @@ func (l *Lease) term(ctx context.Context, token uint64, lead func(context.Contex
 	l.token = token
 	l.mu.Unlock()
 	l.log.Info("leading", "holder", l.holder, "token", token)
-	// Counting from before the command was sent is conservative: Redis
-	// started the TTL later than that.
-	renewed := time.Now()
 
 	leadCtx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
@@ -172,6 +169,8 @@ loop:
 			l.log.Warn("lost the lease: no renewal succeeded in time", "token", token)
 			break loop
 		case <-renew.C:
+			// Counting from before the command was sent is conservative:
+			// Redis restarted the TTL later than that.
 			sent := time.Now()
 			n, err := renewScript.Run(ctx, l.c, []string{l.key}, value, l.ttl.Milliseconds()).Int()
 			if err != nil {
@@ -184,8 +183,7 @@ loop:
 				l.log.Warn("lost the lease to another replica", "token", token)
 				break loop
 			}
-			renewed = sent
-			giveUp.Reset(time.Until(renewed.Add(l.ttl - margin)))
+			giveUp.Reset(time.Until(sent.Add(l.ttl - margin)))
 		}
 	}
 	l.mu.Lock()
