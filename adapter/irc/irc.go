@@ -24,7 +24,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"os"
 	"strconv"
@@ -184,41 +183,19 @@ func New(opts Options) (*Adapter, error) {
 // Name returns "irc".
 func (a *Adapter) Name() string { return "irc" }
 
-// errFatal marks a session error that reconnecting cannot fix: a wrong
-// password, a refused nick.
-type errFatal struct{ error }
-
-func (e errFatal) Unwrap() error { return e.error }
-
 // Run connects, and reconnects with backoff whenever the connection ends,
 // until ctx is cancelled. It returns an error only when the server refuses
 // the bot's credentials or nick.
 func (a *Adapter) Run(ctx context.Context, in bot.Inbox) error {
-	delay := a.opts.BackoffMin
-	for {
-		s := &session{a: a, in: in, pongs: map[string]chan struct{}{}, done: make(chan struct{})}
-		began := time.Now()
-		err := s.run(ctx)
-		if ctx.Err() != nil {
-			return nil
-		}
-		if fe := (errFatal{}); errors.As(err, &fe) {
-			return err
-		}
-		// A session that lasted a while was a working connection: start the
-		// backoff over rather than punish one drop after days of uptime.
-		if s.joined && time.Since(began) > a.opts.BackoffMax {
-			delay = a.opts.BackoffMin
-		}
-		wait := delay/2 + rand.N(delay/2+1) // jitter, so restarted bots do not all come back at once
-		a.log.Warn("irc: disconnected; reconnecting", "addr", a.opts.Addr, "err", err, "retry_in", wait)
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(wait):
-		}
-		delay = min(2*delay, a.opts.BackoffMax)
-	}
+	return bot.Redial(ctx, bot.Backoff{Min: a.opts.BackoffMin, Max: a.opts.BackoffMax},
+		func(ctx context.Context) (bool, error) {
+			s := &session{a: a, in: in, pongs: map[string]chan struct{}{}, done: make(chan struct{})}
+			err := s.run(ctx)
+			return s.joined, err
+		},
+		func(err error, wait time.Duration) {
+			a.log.Warn("irc: disconnected; reconnecting", "addr", a.opts.Addr, "err", err, "retry_in", wait)
+		})
 }
 
 // sendWait bounds how long Send waits for a connection before it lets the
@@ -479,13 +456,13 @@ func (s *session) handle(ctx context.Context, l line) error {
 	case "903": // RPL_SASLSUCCESS
 		return s.write("CAP END")
 	case "902", "904", "905", "906", "908": // SASL failed
-		return errFatal{fmt.Errorf("irc: SASL login as %s failed: %s", s.a.opts.Account, l.param(len(l.params)-1))}
+		return bot.Fatal(fmt.Errorf("irc: SASL login as %s failed: %s", s.a.opts.Account, l.param(len(l.params)-1)))
 	case "433", "436", "437": // nick in use, collision, unavailable
 		return s.nextNick(l)
 	case "432":
-		return errFatal{fmt.Errorf("irc: the server refuses the nick %q: %s", l.param(1), l.param(len(l.params)-1))}
+		return bot.Fatal(fmt.Errorf("irc: the server refuses the nick %q: %s", l.param(1), l.param(len(l.params)-1)))
 	case "464":
-		return errFatal{errors.New("irc: the server refused the server password")}
+		return bot.Fatal(errors.New("irc: the server refused the server password"))
 	case "001": // RPL_WELCOME: registered
 		s.registered = true
 		s.mu.Lock()
@@ -570,7 +547,7 @@ func (s *session) cap(l line) error {
 		}
 		if s.sasl() {
 			if !offered["sasl"] {
-				return errFatal{errors.New("irc: the server does not offer SASL; use another auth method")}
+				return bot.Fatal(errors.New("irc: the server does not offer SASL; use another auth method"))
 			}
 			req = append(req, "sasl")
 		}
@@ -597,7 +574,7 @@ func (s *session) cap(l line) error {
 		return s.write("CAP END")
 	case "NAK":
 		if s.sasl() {
-			return errFatal{errors.New("irc: the server refused the SASL capability")}
+			return bot.Fatal(errors.New("irc: the server refused the SASL capability"))
 		}
 		return s.write("CAP END")
 	}

@@ -23,7 +23,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"slices"
@@ -159,11 +158,6 @@ func New(opts Options) (*Adapter, error) {
 // Name returns "matrix".
 func (a *Adapter) Name() string { return "matrix" }
 
-// errFatal marks an error reconnecting cannot fix: refused credentials.
-type errFatal struct{ error }
-
-func (e errFatal) Unwrap() error { return e.error }
-
 // Run logs in, syncs, and reconnects with backoff whenever a sync fails,
 // until ctx is cancelled. It returns an error only when the server refuses
 // the bot's credentials or the state file cannot be read.
@@ -175,30 +169,11 @@ func (a *Adapter) Run(ctx context.Context, in bot.Inbox) error {
 	a.mu.Lock()
 	a.st = st
 	a.mu.Unlock()
-	delay := a.opts.BackoffMin
-	for {
-		began := time.Now()
-		synced, err := a.session(ctx, in)
-		if ctx.Err() != nil {
-			return nil
-		}
-		if fe := (errFatal{}); errors.As(err, &fe) {
-			return err
-		}
-		// A session that lasted a while was a working connection: start the
-		// backoff over rather than punish one drop after days of uptime.
-		if synced && time.Since(began) > a.opts.BackoffMax {
-			delay = a.opts.BackoffMin
-		}
-		wait := delay/2 + rand.N(delay/2+1) // jitter, so restarted bots do not all come back at once
-		a.log.Warn("matrix: sync failed; reconnecting", "homeserver", a.opts.Homeserver, "err", err, "retry_in", wait)
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(wait):
-		}
-		delay = min(2*delay, a.opts.BackoffMax)
-	}
+	return bot.Redial(ctx, bot.Backoff{Min: a.opts.BackoffMin, Max: a.opts.BackoffMax},
+		func(ctx context.Context) (bool, error) { return a.session(ctx, in) },
+		func(err error, wait time.Duration) {
+			a.log.Warn("matrix: sync failed; reconnecting", "homeserver", a.opts.Homeserver, "err", err, "retry_in", wait)
+		})
 }
 
 // session logs in when needed, joins the configured rooms and syncs until
@@ -290,7 +265,7 @@ func (a *Adapter) check(err error) error {
 		}
 		a.mu.Unlock()
 		if a.opts.AccessToken != "" {
-			return errFatal{fmt.Errorf("matrix: the homeserver no longer accepts the access token: %w", err)}
+			return bot.Fatal(fmt.Errorf("matrix: the homeserver no longer accepts the access token: %w", err))
 		}
 	}
 	return err
@@ -306,7 +281,7 @@ func (a *Adapter) login(ctx context.Context) (*mautrix.Client, error) {
 	}
 	cli, err := mautrix.NewClient(a.opts.Homeserver, id.UserID(a.opts.UserID), a.opts.AccessToken)
 	if err != nil {
-		return nil, errFatal{fmt.Errorf("matrix: %w", err)}
+		return nil, bot.Fatal(fmt.Errorf("matrix: %w", err))
 	}
 	cli.Client = a.http
 	cli.UserAgent = "seipbot"
@@ -316,13 +291,13 @@ func (a *Adapter) login(ctx context.Context) (*mautrix.Client, error) {
 	if a.opts.AccessToken != "" {
 		who, err := cli.Whoami(ctx)
 		if errors.Is(err, mautrix.MUnknownToken) || errors.Is(err, mautrix.MForbidden) {
-			return nil, errFatal{fmt.Errorf("matrix: the homeserver refuses the access token: %w", err)}
+			return nil, bot.Fatal(fmt.Errorf("matrix: the homeserver refuses the access token: %w", err))
 		}
 		if err != nil {
 			return nil, err
 		}
 		if a.opts.UserID != "" && who.UserID != id.UserID(a.opts.UserID) {
-			return nil, errFatal{fmt.Errorf("matrix: the access token belongs to %s, not %s", who.UserID, a.opts.UserID)}
+			return nil, bot.Fatal(fmt.Errorf("matrix: the access token belongs to %s, not %s", who.UserID, a.opts.UserID))
 		}
 		cli.UserID, cli.DeviceID = who.UserID, who.DeviceID
 	} else {
@@ -339,7 +314,7 @@ func (a *Adapter) login(ctx context.Context) (*mautrix.Client, error) {
 			StoreCredentials:         true,
 		})
 		if errors.Is(err, mautrix.MForbidden) || errors.Is(err, mautrix.MUserDeactivated) {
-			return nil, errFatal{fmt.Errorf("matrix: the homeserver refuses the login of %s: %w", a.opts.UserID, err)}
+			return nil, bot.Fatal(fmt.Errorf("matrix: the homeserver refuses the login of %s: %w", a.opts.UserID, err))
 		}
 		if err != nil {
 			return nil, err
@@ -363,7 +338,7 @@ func (a *Adapter) login(ctx context.Context) (*mautrix.Client, error) {
 	}
 	a.st.DeviceID = cli.DeviceID.String()
 	if err := saveState(a.opts.StateFile, a.st); err != nil {
-		return nil, errFatal{err}
+		return nil, bot.Fatal(err)
 	}
 	// Longest first, so "@bot:example.org: help" loses the whole MXID and
 	// not just a display name "bot".

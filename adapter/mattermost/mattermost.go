@@ -31,7 +31,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
@@ -148,11 +147,6 @@ func New(opts Options) (*Adapter, error) {
 // Name returns "mattermost".
 func (a *Adapter) Name() string { return "mattermost" }
 
-// errFatal marks an error reconnecting cannot fix: a refused token.
-type errFatal struct{ error }
-
-func (e errFatal) Unwrap() error { return e.error }
-
 // Run connects, and reconnects with backoff whenever the websocket ends,
 // until ctx is cancelled. It returns an error only when the server refuses
 // the token, or ActionListen cannot be listened on.
@@ -172,30 +166,11 @@ func (a *Adapter) Run(ctx context.Context, in bot.Inbox) error {
 		}
 		defer stop()
 	}
-	delay := a.opts.BackoffMin
-	for {
-		began := time.Now()
-		live, err := a.session(ctx, in)
-		if ctx.Err() != nil {
-			return nil
-		}
-		if fe := (errFatal{}); errors.As(err, &fe) {
-			return err
-		}
-		// A session that lasted a while was a working connection: start the
-		// backoff over rather than punish one drop after days of uptime.
-		if live && time.Since(began) > a.opts.BackoffMax {
-			delay = a.opts.BackoffMin
-		}
-		wait := delay/2 + rand.N(delay/2+1) // jitter, so restarted bots do not all come back at once
-		a.log.Warn("mattermost: disconnected; reconnecting", "url", a.opts.URL, "err", err, "retry_in", wait)
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(wait):
-		}
-		delay = min(2*delay, a.opts.BackoffMax)
-	}
+	return bot.Redial(ctx, bot.Backoff{Min: a.opts.BackoffMin, Max: a.opts.BackoffMax},
+		func(ctx context.Context) (bool, error) { return a.session(ctx, in) },
+		func(err error, wait time.Duration) {
+			a.log.Warn("mattermost: disconnected; reconnecting", "url", a.opts.URL, "err", err, "retry_in", wait)
+		})
 }
 
 // serveActions serves ActionHandler on ActionListen until the returned
@@ -295,7 +270,7 @@ func (a *Adapter) self(ctx context.Context) (*model.User, error) {
 	me, resp, err := a.api.GetMe(ctx, "")
 	if err != nil {
 		if resp != nil && resp.StatusCode == http.StatusUnauthorized {
-			return nil, errFatal{errors.New("mattermost: the server refused the token; check that it is the bot's current access token")}
+			return nil, bot.Fatal(errors.New("mattermost: the server refused the token; check that it is the bot's current access token"))
 		}
 		return nil, fmt.Errorf("mattermost: who am I: %w", err)
 	}

@@ -22,7 +22,7 @@ func (a *Adapter) Send(ctx context.Context, r bot.Response) error {
 		return nil
 	}
 	me, err := a.self(ctx)
-	if fe := (errFatal{}); errors.As(err, &fe) {
+	if bot.IsFatal(err) {
 		return bot.Permanent(err)
 	}
 	if err != nil {
