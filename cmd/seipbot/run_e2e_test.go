@@ -11,6 +11,7 @@ import (
 
 	"github.com/seipbot/seipbot/adapter/adaptertest"
 	"github.com/seipbot/seipbot/adapter/irc/irctest"
+	"github.com/seipbot/seipbot/adapter/matrix/matrixtest"
 	"github.com/seipbot/seipbot/adapter/xmpp"
 	"github.com/seipbot/seipbot/adapter/xmpp/xmpptest"
 	"github.com/seipbot/seipbot/bot"
@@ -62,6 +63,11 @@ func runPing(t *testing.T, p e2e) {
 	defer stop()
 	answered := false
 	for !answered {
+		select {
+		case code := <-done:
+			t.Fatalf("seipbot run exited %d before answering; it printed:\n%s", code, stderr)
+		default:
+		}
 		// A human whose client is still joining cannot speak yet; that
 		// is retried like an unanswered ping.
 		if err := p.human.Say(wait, p.ask); err != nil {
@@ -74,11 +80,6 @@ func runPing(t *testing.T, p e2e) {
 			answered = awaitText(wait, p.human, "pong", 2*time.Second)
 		}
 		if !answered && wait.Err() != nil {
-			select {
-			case code := <-done:
-				t.Fatalf("seipbot run exited %d before answering; it printed:\n%s", code, stderr)
-			default:
-			}
 			t.Fatalf("no pong within %s of starting seipbot run; it printed:\n%s", 3*adaptertest.Timeout, stderr)
 		}
 	}
@@ -196,5 +197,17 @@ func TestRunXMPP(t *testing.T) {
 			xmpptest.BotJID, xmpptest.BotPassword, srv.Addr(), srv.CAFile, room),
 		human: human,
 		ask:   "seipbot: ping",
+	})
+}
+
+func TestRunMatrix(t *testing.T) {
+	w := matrixtest.NewWorld(t)
+	runPing(t, e2e{
+		section: fmt.Sprintf("  matrix:\n    homeserver: %s\n    user_id: %q\n    password: %s\n    rooms: [%q]\n",
+			w.Server.URL, w.Bot.UserID, matrixtest.BotPassword, matrixtest.RoomAlias),
+		human: w.Alice,
+		// Alice's client puts the bot in m.mentions for a line that
+		// starts with its name, as current clients do.
+		ask: "seipbot: ping",
 	})
 }
