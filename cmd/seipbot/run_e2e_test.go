@@ -12,6 +12,7 @@ import (
 	"github.com/seipbot/seipbot/adapter/adaptertest"
 	"github.com/seipbot/seipbot/adapter/irc/irctest"
 	"github.com/seipbot/seipbot/adapter/matrix/matrixtest"
+	"github.com/seipbot/seipbot/adapter/mattermost/mattermosttest"
 	"github.com/seipbot/seipbot/adapter/xmpp"
 	"github.com/seipbot/seipbot/adapter/xmpp/xmpptest"
 	"github.com/seipbot/seipbot/bot"
@@ -209,5 +210,16 @@ func TestRunMatrix(t *testing.T) {
 		// Alice's client puts the bot in m.mentions for a line that
 		// starts with its name, as current clients do.
 		ask: "seipbot: ping",
+	})
+}
+
+func TestRunMattermost(t *testing.T) {
+	// A server of this test's own: the package's other tests need none.
+	srv := mattermosttest.Start(t)
+	c := srv.Channel(t)
+	runPing(t, e2e{
+		section: fmt.Sprintf("  mattermost:\n    url: %s\n    token: %s\n", srv.URL, srv.Bot.Token),
+		human:   srv.Person(t, srv.Alice, c.Id),
+		ask:     "@seipbot ping",
 	})
 }
