@@ -13,6 +13,7 @@ import (
 	"github.com/seipbot/seipbot/adapter/irc/irctest"
 	"github.com/seipbot/seipbot/adapter/matrix/matrixtest"
 	"github.com/seipbot/seipbot/adapter/mattermost/mattermosttest"
+	"github.com/seipbot/seipbot/adapter/slack/slackfake"
 	"github.com/seipbot/seipbot/adapter/xmpp"
 	"github.com/seipbot/seipbot/adapter/xmpp/xmpptest"
 	"github.com/seipbot/seipbot/bot"
@@ -221,5 +222,17 @@ func TestRunMattermost(t *testing.T) {
 		section: fmt.Sprintf("  mattermost:\n    url: %s\n    token: %s\n", srv.URL, srv.Bot.Token),
 		human:   srv.Person(t, srv.Alice, c.Id),
 		ask:     "@seipbot ping",
+	})
+}
+
+func TestRunSlack(t *testing.T) {
+	f := slackfake.New(t)
+	runPing(t, e2e{
+		section: fmt.Sprintf("  slack:\n    bot_token: %s\n    app_token: %s\n    api_url: %s\n",
+			slackfake.BotToken, slackfake.AppToken, f.APIURL()),
+		human: f.Person(slackfake.Human),
+		// The fake turns a leading "seipbot: " into the mention <@U0BOT>,
+		// as Slack's client does when one picks the bot by name.
+		ask: "seipbot: ping",
 	})
 }
