@@ -262,6 +262,9 @@ type Slack struct {
 	// Listen is the address http mode serves /slack/events and
 	// /slack/interactivity on, such as ":3000".
 	Listen string `yaml:"listen"`
+	// APIURL is the Web API's base URL, for a proxy or a test server;
+	// empty means Slack's.
+	APIURL string `yaml:"api_url"`
 }
 
 // Shell is the terminal adapter, for trying the bot locally.

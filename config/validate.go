@@ -407,6 +407,11 @@ func (s *Slack) validate() []error {
 	default:
 		bad("adapters.slack.mode: %q is not a mode; use socket or http", s.Mode)
 	}
+	if s.APIURL != "" {
+		if u, err := url.Parse(s.APIURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			bad("adapters.slack.api_url: %q is not an http(s) URL; set it such as https://slack-proxy.example.com/api/, or leave it empty for Slack's own", s.APIURL)
+		}
+	}
 	return errs
 }
 

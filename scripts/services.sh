@@ -7,7 +7,7 @@
 . scripts/pkg.sh
 
 # ngIRCd: the IRC adapter's tests start and stop their own servers (on free
-# loopback ports, with adapter/irc/testdata/ngircd.conf), since they
+# loopback ports, with adapter/irc/irctest/ngircd.conf), since they
 # restart the server mid-conversation and need one with flood throttling
 # on; here it is only installed and named.
 ensure_pkg ngircd ngircd

@@ -29,6 +29,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"net"
 	"os"
 	"strings"
 	"testing"
@@ -474,12 +475,25 @@ func longText(maxLen int) string {
 
 // ServerRequired reports a missing server: under CI=true it fails the test,
 // since CI starts every server; elsewhere it skips with why.
-func ServerRequired(t *testing.T, what string) {
+func ServerRequired(t testing.TB, what string) {
 	t.Helper()
 	if os.Getenv("CI") == "true" {
 		t.Fatalf("%s is not available, and CI must run this test", what)
 	}
 	t.Skipf("%s is not available; skipping (scripts/test.sh starts it)", what)
+}
+
+// FreePort returns a loopback TCP port that was free a moment ago, for a
+// server the test starts: the server binds it itself, since most of them
+// take a port number in their configuration rather than a listener.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
 }
 
 // plugin is the bot side of the checks.

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/seipbot/seipbot/adapter/adaptertest"
+	"github.com/seipbot/seipbot/adapter/irc/irctest"
 	"github.com/seipbot/seipbot/bot"
 )
 
@@ -27,9 +28,9 @@ func testOptions(addr string) Options {
 }
 
 func TestConformance(t *testing.T) {
-	srv := startNgircd(t, false, "")
-	g := newGate(t, srv.addr)
-	user := newClient(t, srv.addr, "alice", "seipbot")
+	srv := irctest.Start(t, irctest.Options{})
+	g := newGate(t, srv.Addr)
+	user := irctest.NewClient(t, srv.Addr, "alice", "seipbot")
 	adaptertest.Run(t, adaptertest.Harness{
 		NewAdapter: func(t *testing.T) bot.Adapter {
 			opts := testOptions(g.addr())
@@ -56,10 +57,10 @@ func TestConformance(t *testing.T) {
 		// back in the channel, since IRC keeps no history to catch up on.
 		Drop: func(t *testing.T) func() {
 			g.set(true)
-			srv.stop()
+			srv.Stop()
 			return func() {
-				srv.start(t)
-				user.connect()
+				srv.Start()
+				user.Connect()
 				g.set(false)
 			}
 		},
@@ -108,9 +109,9 @@ func (r recorder) next(t *testing.T) *bot.Message {
 // and a line addressed to that one still reaches the bot as a mention; a
 // channel with a key is joined.
 func TestNickCollisionAndKeys(t *testing.T) {
-	srv := startNgircd(t, false, "")
-	squatter := newClient(t, srv.addr, "seipbot", "nobody")
-	opts := testOptions(srv.addr)
+	srv := irctest.Start(t, irctest.Options{})
+	squatter := irctest.NewClient(t, srv.Addr, "seipbot", "nobody")
+	opts := testOptions(srv.Addr)
 	opts.Channels = []string{"#test", "#keyed"}
 	opts.Keys = map[string]string{"#keyed": "sesame"}
 	a, err := New(opts)
@@ -129,11 +130,11 @@ func TestNickCollisionAndKeys(t *testing.T) {
 		t.Errorf("delivered %+v; want a mention \"echo hi\" in #test from irc:seipbot", m)
 	}
 
-	squatter.botNick = "seipbot_"
+	squatter.Follow("seipbot_")
 	if err := a.Send(context.Background(), bot.Response{Room: "#keyed", Text: "in the keyed channel"}); err != nil {
 		t.Fatalf("send to #keyed: %v", err)
 	}
-	squatter.write("JOIN #keyed sesame")
+	squatter.Raw("JOIN #keyed sesame")
 	if err := a.Send(context.Background(), bot.Response{Direct: true, User: "irc:seipbot", Text: "hello"}); err != nil {
 		t.Fatal(err)
 	}
@@ -148,9 +149,9 @@ func TestNickCollisionAndKeys(t *testing.T) {
 // penalties on; they all arrive, in order, and the bot is never
 // disconnected.
 func TestPacingUnderThrottling(t *testing.T) {
-	srv := startNgircd(t, true, "")
-	user := newClient(t, srv.addr, "alice", "seipbot")
-	a, err := New(testOptions(srv.addr))
+	srv := irctest.Start(t, irctest.Options{Throttle: true})
+	user := irctest.NewClient(t, srv.Addr, "alice", "seipbot")
+	a, err := New(testOptions(srv.Addr))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +175,7 @@ func TestPacingUnderThrottling(t *testing.T) {
 		}
 	}
 	select {
-	case nick := <-user.quits:
+	case nick := <-user.Quits:
 		t.Errorf("%s was disconnected while sending", nick)
 	default:
 	}
@@ -215,10 +216,10 @@ func TestPacer(t *testing.T) {
 func TestTLS(t *testing.T) {
 	dir := t.TempDir()
 	caFile, certFile, keyFile := writeTestPKI(t, dir)
-	port := freePort(t)
-	srv := startNgircd(t, false, fmt.Sprintf("[SSL]\n\tCertFile = %s\n\tKeyFile = %s\n\tPorts = %d\n", certFile, keyFile, port))
+	port := adaptertest.FreePort(t)
+	srv := irctest.Start(t, irctest.Options{SSL: fmt.Sprintf("[SSL]\n\tCertFile = %s\n\tKeyFile = %s\n\tPorts = %d\n", certFile, keyFile, port)})
 	tlsAddr := fmt.Sprintf("127.0.0.1:%d", port)
-	user := newClient(t, srv.addr, "alice", "seipbot")
+	user := irctest.NewClient(t, srv.Addr, "alice", "seipbot")
 
 	opts := testOptions(tlsAddr)
 	opts.Insecure, opts.CAFile = false, caFile

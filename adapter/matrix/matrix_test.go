@@ -14,42 +14,21 @@ import (
 	"maunium.net/go/mautrix/id"
 
 	"github.com/seipbot/seipbot/adapter/adaptertest"
+	"github.com/seipbot/seipbot/adapter/matrix/matrixtest"
 	"github.com/seipbot/seipbot/bot"
 )
 
-const botPassword = "bot-password-123"
+// world is matrixtest's world, with the adapter's options for it.
+type world struct{ *matrixtest.World }
 
-// world is a Dendrite with the bot's account, a human (alice) and a room
-// #test:localhost she created and the bot is configured to join.
-type world struct {
-	d     *dendrite
-	bot   *mautrix.Client // the bot's account, for setting up only
-	alice *user
-	room  id.RoomID
-}
-
-func newWorld(t *testing.T) *world {
-	t.Helper()
-	d := startDendrite(t)
-	w := &world{d: d, bot: d.register(t, "seipbot", botPassword)}
-	alice := d.register(t, "alice", "alice-password-123")
-	resp, err := alice.CreateRoom(context.Background(), &mautrix.ReqCreateRoom{
-		Preset: "public_chat", RoomAliasName: "test", Name: "test",
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.room = resp.RoomID
-	w.alice = newUser(t, alice, w.bot.UserID, w.room)
-	return w
-}
+func newWorld(t *testing.T) *world { return &world{matrixtest.NewWorld(t)} }
 
 // options are the adapter's options for the test server: a password
 // login, quick reconnects, and a state file of the test's own.
 func (w *world) options(t *testing.T) Options {
 	return Options{
-		Homeserver: w.d.url, UserID: w.bot.UserID.String(), Password: botPassword,
-		Rooms: []string{"#test:localhost"}, InviteFrom: []string{"@alice:localhost"},
+		Homeserver: w.Server.URL, UserID: w.Bot.UserID.String(), Password: matrixtest.BotPassword,
+		Rooms: []string{matrixtest.RoomAlias}, InviteFrom: []string{"@alice:localhost"},
 		StateFile:  filepath.Join(t.TempDir(), "matrix.json"),
 		BackoffMin: 50 * time.Millisecond, BackoffMax: 500 * time.Millisecond,
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
@@ -58,12 +37,12 @@ func (w *world) options(t *testing.T) Options {
 
 func TestConformance(t *testing.T) {
 	w := newWorld(t)
-	other := w.d.register(t, "otherbot", "other-password-123")
-	if _, err := other.JoinRoom(context.Background(), "#test:localhost", nil); err != nil {
+	other := w.Server.Register("otherbot", "other-password-123")
+	if _, err := other.JoinRoom(context.Background(), matrixtest.RoomAlias, nil); err != nil {
 		t.Fatal(err)
 	}
-	otherBot := newUser(t, other, w.bot.UserID, w.room)
-	otherBot.notice = true
+	otherBot := matrixtest.NewUser(t, other, w.Bot.UserID, w.Room)
+	otherBot.Notice = true
 	adaptertest.Run(t, adaptertest.Harness{
 		NewAdapter: func(t *testing.T) bot.Adapter {
 			a, err := New(w.options(t))
@@ -72,8 +51,8 @@ func TestConformance(t *testing.T) {
 			}
 			return a
 		},
-		User:     w.alice,
-		Room:     w.room.String(),
+		User:     w.Alice,
+		Room:     w.Room.String(),
 		BotName:  "seipbot",
 		MaxLen:   maxText,
 		Render:   func(string) string { return sampleHTML },
@@ -81,8 +60,8 @@ func TestConformance(t *testing.T) {
 		// A real restart: the bot's long poll and sends fail until the
 		// server is back, with its databases as they were.
 		Drop: func(t *testing.T) func() {
-			w.d.stop()
-			return func() { w.d.start(t) }
+			w.Server.Stop()
+			return func() { w.Server.Start() }
 		},
 	})
 }
@@ -149,14 +128,14 @@ func (w *world) awaitJoined(t *testing.T) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), adaptertest.Timeout)
 	defer cancel()
-	if err := w.alice.awaitMember(ctx, w.room, w.bot.UserID); err != nil {
+	if err := w.Alice.AwaitMember(ctx, w.Room, w.Bot.UserID); err != nil {
 		t.Fatal(err)
 	}
 }
 
 func (w *world) say(t *testing.T, text string) {
 	t.Helper()
-	if err := w.alice.Say(context.Background(), text); err != nil {
+	if err := w.Alice.Say(context.Background(), text); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -171,7 +150,7 @@ func TestSyncPosition(t *testing.T) {
 	rec, stop := run(t, a)
 	w.awaitJoined(t)
 	w.say(t, "seipbot: echo one")
-	if m := rec.next(t); m.Text != "echo one" || !m.Mentioned || m.Direct || m.User.ID != "matrix:@alice:localhost" || m.Room != w.room.String() {
+	if m := rec.next(t); m.Text != "echo one" || !m.Mentioned || m.Direct || m.User.ID != "matrix:@alice:localhost" || m.Room != w.Room.String() {
 		t.Fatalf("delivered %+v; want a mention \"echo one\" from matrix:@alice:localhost in the room", m)
 	}
 	stop()
@@ -207,13 +186,13 @@ func TestThreadsAndMentions(t *testing.T) {
 	w.awaitJoined(t)
 	ctx := context.Background()
 
-	root, err := w.alice.cli.SendText(ctx, w.room, "a thread about a scan")
+	root, err := w.Alice.Client.SendText(ctx, w.Room, "a thread about a scan")
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = w.alice.cli.SendMessageEvent(ctx, w.room, event.EventMessage, &event.MessageEventContent{
+	_, err = w.Alice.Client.SendMessageEvent(ctx, w.Room, event.EventMessage, &event.MessageEventContent{
 		MsgType: event.MsgText, Body: "Seip Bot: status",
-		Mentions:  &event.Mentions{UserIDs: []id.UserID{w.bot.UserID}},
+		Mentions:  &event.Mentions{UserIDs: []id.UserID{w.Bot.UserID}},
 		RelatesTo: &event.RelatesTo{Type: event.RelThread, EventID: root.EventID},
 	})
 	if err != nil {
@@ -229,19 +208,19 @@ func TestThreadsAndMentions(t *testing.T) {
 	if err := a.Send(ctx, bot.ReplyTo(m, "all **green**")); err != nil {
 		t.Fatal(err)
 	}
-	got, err := w.alice.next(ctx)
+	got, err := w.Alice.NextMessage(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := got.content
+	c := got.Content
 	if c.MsgType != event.MsgNotice || c.Body != "all green" || c.FormattedBody != "all <strong>green</strong>" ||
 		c.RelatesTo == nil || c.RelatesTo.Type != event.RelThread || c.RelatesTo.EventID != root.EventID {
 		t.Errorf("the reply was %+v (relates to %+v); want a notice in thread %s", c, c.RelatesTo, root.EventID)
 	}
 
 	// Mentioned in m.mentions only, with no name in the text.
-	_, err = w.alice.cli.SendMessageEvent(ctx, w.room, event.EventMessage, &event.MessageEventContent{
-		MsgType: event.MsgText, Body: "help", Mentions: &event.Mentions{UserIDs: []id.UserID{w.bot.UserID}},
+	_, err = w.Alice.Client.SendMessageEvent(ctx, w.Room, event.EventMessage, &event.MessageEventContent{
+		MsgType: event.MsgText, Body: "help", Mentions: &event.Mentions{UserIDs: []id.UserID{w.Bot.UserID}},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -261,15 +240,15 @@ func TestInvites(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), adaptertest.Timeout)
 	defer cancel()
 
-	if err := w.alice.SayDirect(ctx, "ping"); err != nil {
+	if err := w.Alice.SayDirect(ctx, "ping"); err != nil {
 		t.Fatal(err)
 	}
 	if m := rec.next(t); m.Text != "ping" || !m.Direct {
 		t.Errorf("delivered %+v; want a direct \"ping\"", m)
 	}
 
-	mallory := w.d.register(t, "mallory", "mallory-password-123")
-	resp, err := mallory.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "private_chat", Invite: []id.UserID{w.bot.UserID}})
+	mallory := w.Server.Register("mallory", "mallory-password-123")
+	resp, err := mallory.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "private_chat", Invite: []id.UserID{w.Bot.UserID}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -280,7 +259,7 @@ func TestInvites(t *testing.T) {
 		}
 		var membership event.Membership
 		for _, evt := range members.Chunk {
-			if evt.GetStateKey() == w.bot.UserID.String() {
+			if evt.GetStateKey() == w.Bot.UserID.String() {
 				var c event.MemberEventContent
 				json.Unmarshal(evt.Content.VeryRaw, &c)
 				membership = c.Membership
@@ -300,8 +279,8 @@ func TestInvites(t *testing.T) {
 	}
 
 	// bob has no direct chat with the bot: one is made for the message.
-	bob := w.d.register(t, "bob", "bob-password-123")
-	bobUser := newUser(t, bob, w.bot.UserID, "")
+	bob := w.Server.Register("bob", "bob-password-123")
+	bobUser := matrixtest.NewUser(t, bob, w.Bot.UserID, "")
 	if err := a.Send(ctx, bot.Response{Direct: true, User: "matrix:@bob:localhost", Text: "hello bob"}); err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,8 @@ package mattermost_test
 
 import (
 	"context"
+	"crypto/rand"
+	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
@@ -12,14 +14,15 @@ import (
 	"github.com/seipbot/seipbot/access"
 	"github.com/seipbot/seipbot/adapter/adaptertest"
 	"github.com/seipbot/seipbot/adapter/mattermost"
+	"github.com/seipbot/seipbot/adapter/mattermost/mattermosttest"
 	"github.com/seipbot/seipbot/bot"
 	"github.com/seipbot/seipbot/store/memory"
 )
 
-// newAdapter returns an adapter logged in as the test bot, through p.
-func (s *server) newAdapter(t *testing.T, p *proxy, opts mattermost.Options) *mattermost.Adapter {
+// newAdapter returns an adapter logged in as s's bot, through p.
+func newAdapter(t *testing.T, s *mattermosttest.Server, p *proxy, opts mattermost.Options) *mattermost.Adapter {
 	t.Helper()
-	opts.URL, opts.Token = p.url(), s.seipbot.token
+	opts.URL, opts.Token = p.url(), s.Bot.Token
 	opts.BackoffMin, opts.BackoffMax = 100*time.Millisecond, time.Second
 	opts.Logger = slog.New(slog.NewTextHandler(t.Output(), nil))
 	a, err := mattermost.New(opts)
@@ -30,13 +33,13 @@ func (s *server) newAdapter(t *testing.T, p *proxy, opts mattermost.Options) *ma
 }
 
 func TestConformance(t *testing.T) {
-	s := needServer(t)
-	c := s.channel(t)
-	p := newProxy(t, s.url)
+	s := mattermosttest.Shared(t)
+	c := s.Channel(t)
+	p := newProxy(t, s.URL)
 	adaptertest.Run(t, adaptertest.Harness{
-		NewAdapter: func(t *testing.T) bot.Adapter { return s.newAdapter(t, p, mattermost.Options{}) },
-		User:       s.person(t, s.alice, c.Id),
-		OtherBot:   s.person(t, s.other, c.Id),
+		NewAdapter: func(t *testing.T) bot.Adapter { return newAdapter(t, s, p, mattermost.Options{}) },
+		User:       s.Person(t, s.Alice, c.Id),
+		OtherBot:   s.Person(t, s.OtherBot, c.Id),
 		Room:       c.Id,
 		BotName:    "seipbot",
 		MaxLen:     mattermost.MaxPost,
@@ -88,13 +91,13 @@ func runBot(t *testing.T, a bot.Adapter, opts bot.Options, plugins ...bot.Plugin
 
 // await reads what the person receives until a post with text, and
 // returns it and the texts before it.
-func await(t *testing.T, p *person, text string) (*model.Post, []string) {
+func await(t *testing.T, p *mattermosttest.Person, text string) (*model.Post, []string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), adaptertest.Timeout)
 	defer cancel()
 	var before []string
 	for {
-		post, _, err := p.nextPost(ctx)
+		post, _, err := p.NextPost(ctx)
 		if err != nil {
 			t.Fatalf("waiting for %q: %v; received before it: %q", text, err, before)
 		}
@@ -106,18 +109,18 @@ func await(t *testing.T, p *person, text string) (*model.Post, []string) {
 }
 
 // ready asks the bot until it answers, since it connects in the background.
-func ready(t *testing.T, p *person) {
+func ready(t *testing.T, p *mattermosttest.Person) {
 	t.Helper()
 	deadline := time.Now().Add(3 * adaptertest.Timeout)
 	for time.Now().Before(deadline) {
-		token := "ready-" + nonce()
+		token := "ready-" + rand.Text()
 		if err := p.Say(context.Background(), "@seipbot echo "+token); err != nil {
 			t.Fatal(err)
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		answered := false
 		for !answered {
-			post, _, err := p.nextPost(ctx)
+			post, _, err := p.NextPost(ctx)
 			if err != nil {
 				break
 			}
@@ -135,26 +138,26 @@ func ready(t *testing.T, p *person) {
 // disconnected is answered once it is back, in order, once each, in the
 // thread it was said in.
 func TestCommandsWhileCutOff(t *testing.T) {
-	s := needServer(t)
-	c := s.channel(t)
-	p := newProxy(t, s.url)
-	alice := s.person(t, s.alice, c.Id)
-	runBot(t, s.newAdapter(t, p, mattermost.Options{}), bot.Options{}, echo{})
+	s := mattermosttest.Shared(t)
+	c := s.Channel(t)
+	p := newProxy(t, s.URL)
+	alice := s.Person(t, s.Alice, c.Id)
+	runBot(t, newAdapter(t, s, p, mattermost.Options{}), bot.Options{}, echo{})
 	ready(t, alice)
 
 	ctx := context.Background()
-	root, err := alice.post(ctx, c.Id, "", "an incident")
+	root, err := alice.Post(ctx, c.Id, "", "an incident")
 	if err != nil {
 		t.Fatal(err)
 	}
 	restore := p.Drop(t)
-	token := nonce()
+	token := rand.Text()
 	for _, line := range []string{"@seipbot echo missed 1 " + token, "seipbot: echo missed 2 " + token} {
 		if err := alice.Say(ctx, line); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := alice.post(ctx, c.Id, root.Id, "@seipbot echo in thread "+token); err != nil {
+	if _, err := alice.Post(ctx, c.Id, root.Id, "@seipbot echo in thread "+token); err != nil {
 		t.Fatal(err)
 	}
 	// Long enough for the bot to have noticed and tried again at least once.
@@ -197,15 +200,12 @@ func (restart) Register(r *bot.Registry) error {
 // permissions, and that a click by the requester is refused as typing
 // would be.
 func TestApprovalButtons(t *testing.T) {
-	s := needServer(t)
-	c := s.channel(t)
-	p := newProxy(t, s.url)
-	listen, err := freeAddr()
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := s.newAdapter(t, p, mattermost.Options{ActionListen: listen, ActionURL: "http://" + listen + "/mattermost/actions"})
-	alice, carol := "mattermost:"+s.alice.user.Id, "mattermost:"+s.carol.user.Id
+	s := mattermosttest.Shared(t)
+	c := s.Channel(t)
+	p := newProxy(t, s.URL)
+	listen := fmt.Sprintf("127.0.0.1:%d", adaptertest.FreePort(t))
+	a := newAdapter(t, s, p, mattermost.Options{ActionListen: listen, ActionURL: "http://" + listen + "/mattermost/actions"})
+	alice, carol := "mattermost:"+s.Alice.User.Id, "mattermost:"+s.Carol.User.Id
 	auth, err := access.New(access.Policy{
 		Roles:     map[string]access.Role{"ops": {Permissions: []string{"ops.*"}}},
 		Grants:    []access.Grant{{Identity: alice, Role: "ops"}, {Identity: carol, Role: "ops"}},
@@ -217,14 +217,14 @@ func TestApprovalButtons(t *testing.T) {
 	ap := access.NewApprovals(auth, memory.New(), []byte("test key"), nil)
 	b := runBot(t, a, bot.Options{Authorizer: auth, Approval: ap.Middleware}, echo{}, restart{}, ap)
 	ap.Inbox = b
-	alicePerson := s.person(t, s.alice, c.Id)
+	alicePerson := s.Person(t, s.Alice, c.Id)
 	ready(t, alicePerson)
 
 	ctx := context.Background()
 	if err := alicePerson.Say(ctx, "@seipbot restart"); err != nil {
 		t.Fatal(err)
 	}
-	held, _, err := alicePerson.nextPost(ctx)
+	held, _, err := alicePerson.NextPost(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -245,7 +245,7 @@ func TestApprovalButtons(t *testing.T) {
 	}
 
 	// Alice may not approve her own request, whether she types or clicks.
-	if _, err := s.alice.api.DoPostAction(ctx, held.Id, "Approve"); err != nil {
+	if _, err := s.Alice.API.DoPostAction(ctx, held.Id, "Approve"); err != nil {
 		t.Fatalf("alice's click: %v", err)
 	}
 	post, _ := await(t, alicePerson, "You cannot approve your own request; ask someone else holding the role ops.")
@@ -253,7 +253,7 @@ func TestApprovalButtons(t *testing.T) {
 		t.Errorf("the refusal went to channel %s; want %s", post.ChannelId, c.Id)
 	}
 	// Carol's click approves, and the command runs as Alice's.
-	if _, err := s.carol.api.DoPostAction(ctx, held.Id, "Approve"); err != nil {
+	if _, err := s.Carol.API.DoPostAction(ctx, held.Id, "Approve"); err != nil {
 		t.Fatalf("carol's click: %v", err)
 	}
 	await(t, alicePerson, "restarted for "+alice)
@@ -262,25 +262,25 @@ func TestApprovalButtons(t *testing.T) {
 // TestLongReplyAsFile checks that a reply longer than MaxParts posts comes
 // as a file holding all of it.
 func TestLongReplyAsFile(t *testing.T) {
-	s := needServer(t)
-	c := s.channel(t)
-	p := newProxy(t, s.url)
-	a := s.newAdapter(t, p, mattermost.Options{MaxParts: 1})
-	alice := s.person(t, s.alice, c.Id)
+	s := mattermosttest.Shared(t)
+	c := s.Channel(t)
+	p := newProxy(t, s.URL)
+	a := newAdapter(t, s, p, mattermost.Options{MaxParts: 1})
+	alice := s.Person(t, s.Alice, c.Id)
 	text := "scan report\n" + strings.Repeat("open 443/tcp https é€😀\n", 1000)
 	ctx, cancel := context.WithTimeout(context.Background(), adaptertest.Timeout)
 	defer cancel()
 	if err := a.Send(ctx, bot.Response{Room: c.Id, Text: text}); err != nil {
 		t.Fatal(err)
 	}
-	post, _, err := alice.nextPost(ctx)
+	post, _, err := alice.NextPost(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !strings.HasPrefix(post.Message, "scan report\n") || len(post.FileIds) != 1 {
 		t.Fatalf("the long reply came as %q with files %v; want its first line and one file", post.Message, post.FileIds)
 	}
-	data, _, err := s.alice.api.GetFile(ctx, post.FileIds[0])
+	data, _, err := s.Alice.API.GetFile(ctx, post.FileIds[0])
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/seipbot/seipbot/access"
+	"github.com/seipbot/seipbot/adapter/slack/slackfake"
 	"github.com/seipbot/seipbot/bot"
 	"github.com/seipbot/seipbot/store/memory"
 )
@@ -40,7 +41,7 @@ func TestApprovalButtonRunsAsTheClicker(t *testing.T) {
 		admin   = "U0ADA"
 		mallory = "U0MAL"
 	)
-	f := newFakeSlack(t)
+	f := slackfake.New(t)
 	auth, err := access.New(access.Policy{
 		Groups: map[string][]string{"admins": {"slack:" + admin}, "analysts": {"slack:" + analyst, "slack:" + mallory}},
 		Roles:  map[string]access.Role{"admin": {Permissions: []string{"*"}}, "analyst": {Permissions: []string{"scan.*"}}},
@@ -68,41 +69,44 @@ func TestApprovalButtonRunsAsTheClicker(t *testing.T) {
 	runOn(t, f, b)
 	ctx := context.Background()
 
-	f.say(analyst, room, "seipbot: scan ports 10.0.0.1")
-	request := f.nextPost(t)
+	f.Say(analyst, slackfake.Room, "seipbot: scan ports 10.0.0.1")
+	request := f.NextPost(t)
 	id := regexp.MustCompile(`approve (\w+)`).FindStringSubmatch(strings.Join(request.Sections, "\n"))
 	if id == nil {
 		t.Fatalf("no approval request; the bot said %q", request.Sections)
 	}
 
 	// What a plugin offering the request's answers as buttons sends.
-	offer := bot.Response{Room: room, Thread: request.Thread, Text: "Approve the scan?", Buttons: []bot.Button{
+	offer := bot.Response{Room: slackfake.Room, Thread: request.Thread, Text: "Approve the scan?", Buttons: []bot.Button{
 		{Label: "Approve", Value: "approve " + id[1]}, {Label: "Deny", Value: "deny " + id[1]},
 	}}
 	if err := b.Outbox().Send(ctx, offer); err != nil {
 		t.Fatal(err)
 	}
-	offered := f.nextPost(t)
-	want := []button{{"seipbot-0", "Approve", "approve " + id[1]}, {"seipbot-1", "Deny", "deny " + id[1]}}
+	offered := f.NextPost(t)
+	want := []slackfake.Button{
+		{ActionID: "seipbot-0", Label: "Approve", Value: "approve " + id[1]},
+		{ActionID: "seipbot-1", Label: "Deny", Value: "deny " + id[1]},
+	}
 	if len(offered.Buttons) != 2 || offered.Buttons[0] != want[0] || offered.Buttons[1] != want[1] {
 		t.Fatalf("buttons rendered as %+v, want %+v", offered.Buttons, want)
 	}
 
-	env := f.click(t, mallory, room, offered.Buttons[0].Value)
-	if refused := f.nextPost(t); !strings.Contains(strings.Join(refused.Sections, ""), "Only people holding the role admin may approve") {
+	env := f.Click(t, mallory, slackfake.Room, offered.Buttons[0].Value)
+	if refused := f.NextPost(t); !strings.Contains(strings.Join(refused.Sections, ""), "Only people holding the role admin may approve") {
 		t.Errorf("a click by someone who may not approve was answered %q", refused.Sections)
 	}
-	if !f.awaitAck(env) {
+	if !f.AwaitAck(env) {
 		t.Error("the click's envelope was not acknowledged")
 	}
 	if n := scans.runs.Load(); n != 0 {
 		t.Fatalf("the scan ran %d times before an approver clicked", n)
 	}
 
-	f.click(t, admin, room, offered.Buttons[0].Value)
+	f.Click(t, admin, slackfake.Room, offered.Buttons[0].Value)
 	var said []string
 	for !strings.Contains(strings.Join(said, "\n"), "scanned 10.0.0.1") {
-		p := f.nextPost(t)
+		p := f.NextPost(t)
 		said = append(said, p.Sections...)
 	}
 	if !strings.Contains(said[0], "Approved: running slack:"+analyst) {

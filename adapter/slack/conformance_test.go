@@ -6,6 +6,7 @@ import (
 
 	"github.com/seipbot/seipbot/adapter/adaptertest"
 	seipslack "github.com/seipbot/seipbot/adapter/slack"
+	"github.com/seipbot/seipbot/adapter/slack/slackfake"
 	"github.com/seipbot/seipbot/bot"
 )
 
@@ -15,11 +16,11 @@ const markupRendered = "*Scan done*: see <https://example.com/r/1|the report>\n"
 	"Run `scan ports` again."
 
 // newAdapter returns an adapter on f in Socket Mode.
-func newAdapter(t *testing.T, f *fakeSlack, change func(*seipslack.Options)) *seipslack.Adapter {
+func newAdapter(t *testing.T, f *slackfake.Server, change func(*seipslack.Options)) *seipslack.Adapter {
 	t.Helper()
 	// Posts are paced ten times faster than Slack asks, to keep the suite
 	// quick; TestPacing checks the pacing itself.
-	opts := seipslack.Options{BotToken: botToken, AppToken: appToken, APIURL: f.APIURL(), PostInterval: 100 * time.Millisecond}
+	opts := seipslack.Options{BotToken: slackfake.BotToken, AppToken: slackfake.AppToken, APIURL: f.APIURL(), PostInterval: 100 * time.Millisecond}
 	if change != nil {
 		change(&opts)
 	}
@@ -31,12 +32,12 @@ func newAdapter(t *testing.T, f *fakeSlack, change func(*seipslack.Options)) *se
 }
 
 func TestConformance(t *testing.T) {
-	f := newFakeSlack(t)
+	f := slackfake.New(t)
 	adaptertest.Run(t, adaptertest.Harness{
 		NewAdapter: func(t *testing.T) bot.Adapter { return newAdapter(t, f, nil) },
-		User:       person{f: f, user: human},
-		OtherBot:   person{f: f, bot: true},
-		Room:       room,
+		User:       f.Person(slackfake.Human),
+		OtherBot:   f.OtherBot(),
+		Room:       slackfake.Room,
 		BotName:    "seipbot",
 		MaxLen:     3000,
 		Render: func(markup string) string {
@@ -45,6 +46,6 @@ func TestConformance(t *testing.T) {
 			}
 			return markupRendered
 		},
-		Drop: f.drop,
+		Drop: f.Drop,
 	})
 }

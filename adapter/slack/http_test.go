@@ -17,6 +17,7 @@ import (
 	"time"
 
 	seipslack "github.com/seipbot/seipbot/adapter/slack"
+	"github.com/seipbot/seipbot/adapter/slack/slackfake"
 	"github.com/seipbot/seipbot/bot"
 )
 
@@ -61,7 +62,7 @@ func (c *clock) advance(d time.Duration) {
 // server, what it delivers, and its clock.
 func httpAdapter(t *testing.T) (*httptest.Server, inbox, *clock) {
 	t.Helper()
-	f := newFakeSlack(t)
+	f := slackfake.New(t)
 	clk := &clock{t: time.Now()}
 	a := newAdapter(t, f, func(o *seipslack.Options) {
 		o.Mode, o.AppToken, o.SigningSecret, o.Now = "http", "", signingSecret, clk.now
@@ -131,7 +132,7 @@ func (s signed) send(t *testing.T, srv *httptest.Server) (int, string) {
 func eventBody(t *testing.T, id, text string) []byte {
 	t.Helper()
 	var p map[string]any
-	if err := json.Unmarshal(fixture(t, "event_message.json"), &p); err != nil {
+	if err := json.Unmarshal(slackfake.Fixture(t, "event_message.json"), &p); err != nil {
 		t.Fatal(err)
 	}
 	p["event_id"] = id
@@ -151,7 +152,7 @@ func TestEventsAPISignatures(t *testing.T) {
 	if code, _ := valid.send(t, srv); code != http.StatusOK {
 		t.Fatalf("a well-signed event got %d", code)
 	}
-	if m := in.next(t); m.Text != "first" || m.User.ID != "slack:"+human || m.Room != room {
+	if m := in.next(t); m.Text != "first" || m.User.ID != "slack:"+slackfake.Human || m.Room != slackfake.Room {
 		t.Errorf("delivered %+v", m)
 	}
 
@@ -189,7 +190,7 @@ func TestEventsAPISignatures(t *testing.T) {
 
 func TestEventsAPIURLVerification(t *testing.T) {
 	srv, _, clk := httpAdapter(t)
-	body := fixture(t, "url_verification.json")
+	body := slackfake.Fixture(t, "url_verification.json")
 	code, got := sign(seipslack.EventsPath, "application/json", body, clk.now()).send(t, srv)
 	var want struct{ Challenge string }
 	json.Unmarshal(body, &want)
@@ -205,7 +206,7 @@ func TestEventsAPIURLVerification(t *testing.T) {
 
 func TestInteractivityEndpoint(t *testing.T) {
 	srv, in, clk := httpAdapter(t)
-	form := url.Values{"payload": {string(fixture(t, "block_actions.json"))}}.Encode()
+	form := url.Values{"payload": {string(slackfake.Fixture(t, "block_actions.json"))}}.Encode()
 	req := sign(seipslack.InteractivityPath, "application/x-www-form-urlencoded", []byte(form), clk.now())
 
 	forged := req
@@ -217,7 +218,7 @@ func TestInteractivityEndpoint(t *testing.T) {
 		t.Fatalf("a signed click got %d", code)
 	}
 	m := in.next(t)
-	want := bot.Message{Adapter: "slack", Text: "approve abc", Room: room, User: bot.User{ID: "slack:" + human, Name: human}, Mentioned: true}
+	want := bot.Message{Adapter: "slack", Text: "approve abc", Room: slackfake.Room, User: bot.User{ID: "slack:" + slackfake.Human, Name: slackfake.Human}, Mentioned: true}
 	if m.Text != want.Text || m.Room != want.Room || m.User != want.User || !m.Mentioned || m.Direct {
 		t.Errorf("the click was delivered as %+v, want %+v", m, want)
 	}

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/seipbot/seipbot/adapter/slack/slackfake"
 	"github.com/seipbot/seipbot/bot"
 )
 
@@ -24,7 +25,7 @@ func (echo) Register(r *bot.Registry) error {
 }
 
 // echoBot runs a bot that echoes, on an adapter connected to f.
-func echoBot(t *testing.T, f *fakeSlack) *bot.Bot {
+func echoBot(t *testing.T, f *slackfake.Server) *bot.Bot {
 	t.Helper()
 	b, err := bot.New(bot.Options{Outbox: bot.NewOutbox(nil, nil, bot.Backoff{Min: 20 * time.Millisecond, Max: time.Second})})
 	if err != nil {
@@ -38,7 +39,7 @@ func echoBot(t *testing.T, f *fakeSlack) *bot.Bot {
 }
 
 // runOn runs b with an adapter connected to f until the test ends.
-func runOn(t *testing.T, f *fakeSlack, b *bot.Bot) {
+func runOn(t *testing.T, f *slackfake.Server, b *bot.Bot) {
 	b.AddAdapter(newAdapter(t, f, nil))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -48,10 +49,10 @@ func runOn(t *testing.T, f *fakeSlack, b *bot.Bot) {
 
 // expectSaid reads the bot's posts and checks they are want, in order,
 // and nothing else before the last.
-func expectSaid(t *testing.T, f *fakeSlack, want ...string) {
+func expectSaid(t *testing.T, f *slackfake.Server, want ...string) {
 	t.Helper()
 	for i, w := range want {
-		p := f.nextPost(t)
+		p := f.NextPost(t)
 		if len(p.Sections) != 1 || p.Sections[0] != w {
 			t.Fatalf("post %d is %q; want %q", i, p.Sections, want)
 		}
@@ -62,19 +63,19 @@ func expectSaid(t *testing.T, f *fakeSlack, want ...string) {
 // before it recycles a connection, and a message right behind it: the bot
 // opens a new connection and answers every message once.
 func TestRefreshRequested(t *testing.T) {
-	f := newFakeSlack(t)
+	f := slackfake.New(t)
 	echoBot(t, f)
-	f.say(human, room, "seipbot: echo one")
+	f.Say(slackfake.Human, slackfake.Room, "seipbot: echo one")
 	expectSaid(t, f, "one")
 
-	f.writeRaw(fixture(t, "socket_disconnect.json"))
+	f.WriteRaw(slackfake.Fixture(t, "socket_disconnect.json"))
 	// Said while the old connection closes: if it is lost there, it was
 	// not acknowledged, and Slack sends it again on the new one.
-	f.say(human, room, "seipbot: echo two")
+	f.Say(slackfake.Human, slackfake.Room, "seipbot: echo two")
 	expectSaid(t, f, "two")
-	f.say(human, room, "seipbot: echo three")
+	f.Say(slackfake.Human, slackfake.Room, "seipbot: echo three")
 	expectSaid(t, f, "three")
-	if n := f.connections(); n < 2 {
+	if n := f.Connections(); n < 2 {
 		t.Errorf("%d Socket Mode connections opened; the disconnect envelope should make a second", n)
 	}
 }
@@ -83,19 +84,19 @@ func TestRefreshRequested(t *testing.T) {
 // does when it thinks the acknowledgement was late (a new envelope, the
 // same event_id, retry_attempt 1), and again after a dropped connection.
 func TestSlackRetriesAreAnsweredOnce(t *testing.T) {
-	f := newFakeSlack(t)
+	f := slackfake.New(t)
 	echoBot(t, f)
-	ev := f.event("event_app_mention.json", map[string]any{"text": "<@" + botUser + "> echo once", "ts": f.nextTS()})
-	first := f.send("events_api", ev, 0)
+	ev := f.Event("event_app_mention.json", map[string]any{"text": "<@" + slackfake.BotUser + "> echo once", "ts": f.NextTS()})
+	first := f.Send("events_api", ev, 0)
 	expectSaid(t, f, "once")
-	if !f.awaitAck(first) {
+	if !f.AwaitAck(first) {
 		t.Fatal("the event was not acknowledged")
 	}
-	f.send("events_api", ev, 1)
-	restore := f.drop(t)
-	f.send("events_api", ev, 2)
+	f.Send("events_api", ev, 1)
+	restore := f.Drop(t)
+	f.Send("events_api", ev, 2)
 	restore()
-	f.say(human, room, "seipbot: echo after")
+	f.Say(slackfake.Human, slackfake.Room, "seipbot: echo after")
 	expectSaid(t, f, "after")
 }
 
@@ -103,22 +104,17 @@ func TestSlackRetriesAreAnsweredOnce(t *testing.T) {
 // Retry-After: 1; the reply arrives once, no sooner than a second later,
 // though the outbox's own backoff is 20ms.
 func TestRateLimitRetryAfter(t *testing.T) {
-	f := newFakeSlack(t)
+	f := slackfake.New(t)
 	echoBot(t, f)
-	f.say(human, room, "seipbot: echo ready")
+	f.Say(slackfake.Human, slackfake.Room, "seipbot: echo ready")
 	expectSaid(t, f, "ready")
 
-	f.mu.Lock()
-	f.limited = 1
-	f.attempts = nil
-	f.mu.Unlock()
-	f.say(human, room, "seipbot: echo later")
+	f.RateLimit(1)
+	f.Say(slackfake.Human, slackfake.Room, "seipbot: echo later")
 	expectSaid(t, f, "later")
-	f.mu.Lock()
-	attempts := f.attempts
-	f.mu.Unlock()
+	attempts := f.Attempts()
 	if len(attempts) != 2 {
-		t.Fatalf("%d attempts to post, want the refused one and one more", len(attempts))
+		t.Fatalf("%d attempts to slackfake.Post, want the refused one and one more", len(attempts))
 	}
 	if waited := attempts[1].Sub(attempts[0]); waited < time.Second {
 		t.Errorf("retried %s after a 429 with Retry-After: 1", waited)

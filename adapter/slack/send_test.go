@@ -11,11 +11,12 @@ import (
 	"time"
 
 	seipslack "github.com/seipbot/seipbot/adapter/slack"
+	"github.com/seipbot/seipbot/adapter/slack/slackfake"
 	"github.com/seipbot/seipbot/bot"
 )
 
 // running returns an adapter on f that has signed in and is receiving.
-func running(t *testing.T, f *fakeSlack, change func(*seipslack.Options)) (*seipslack.Adapter, inbox) {
+func running(t *testing.T, f *slackfake.Server, change func(*seipslack.Options)) (*seipslack.Adapter, inbox) {
 	t.Helper()
 	a := newAdapter(t, f, change)
 	in := make(inbox, 16)
@@ -23,24 +24,24 @@ func running(t *testing.T, f *fakeSlack, change func(*seipslack.Options)) (*seip
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx, in) }()
 	t.Cleanup(func() { cancel(); <-done })
-	f.say(human, room, "ready")
+	f.Say(slackfake.Human, slackfake.Room, "ready")
 	in.next(t)
 	return a, in
 }
 
 func TestLongReplyIsUploadedAsAFile(t *testing.T) {
-	f := newFakeSlack(t)
+	f := slackfake.New(t)
 	a, _ := running(t, f, func(o *seipslack.Options) { o.UploadAbove = 500 })
 	text := "**Open ports** on 10.0.0.0/24\n" + strings.Repeat("10.0.0.7 22/tcp ssh\n", 40)
-	if err := a.Send(context.Background(), bot.Response{Room: room, Thread: "1712345678.000001", Text: text}); err != nil {
+	if err := a.Send(context.Background(), bot.Response{Room: slackfake.Room, Thread: "1712345678.000001", Text: text}); err != nil {
 		t.Fatal(err)
 	}
-	p := f.nextPost(t)
+	p := f.NextPost(t)
 	if string(p.File) != text {
 		t.Errorf("the uploaded file holds %q, want the reply", p.File)
 	}
-	if p.Channel != room || p.Thread != "1712345678.000001" {
-		t.Errorf("the file was shared in %q thread %q, want %s thread 1712345678.000001", p.Channel, p.Thread, room)
+	if p.Channel != slackfake.Room || p.Thread != "1712345678.000001" {
+		t.Errorf("the file was shared in %q thread %q, want %s thread 1712345678.000001", p.Channel, p.Thread, slackfake.Room)
 	}
 	if len(p.Sections) != 1 || p.Sections[0] != "*Open ports* on 10.0.0.0/24" {
 		t.Errorf("the file's message is %q, want the reply's first line", p.Sections)
@@ -48,19 +49,17 @@ func TestLongReplyIsUploadedAsAFile(t *testing.T) {
 }
 
 func TestDirectMessageOpensAConversation(t *testing.T) {
-	f := newFakeSlack(t)
+	f := slackfake.New(t)
 	a, _ := running(t, f, nil)
 	for range 2 {
 		if err := a.Send(context.Background(), bot.Response{Direct: true, User: "slack:U0ADA", Text: "your scan is done"}); err != nil {
 			t.Fatal(err)
 		}
-		if p := f.nextPost(t); p.Channel != "D00ADA" || p.Text != "your scan is done" {
+		if p := f.NextPost(t); p.Channel != "D00ADA" || p.Text != "your scan is done" {
 			t.Errorf("posted %+v, want it in the direct conversation D00ADA", p)
 		}
 	}
-	f.mu.Lock()
-	opened := f.openedDMs
-	f.mu.Unlock()
+	opened := f.OpenedDMs()
 	if len(opened) != 1 || opened[0] != "U0ADA" {
 		t.Errorf("conversations.open was called for %q, want once for U0ADA", opened)
 	}
@@ -71,10 +70,10 @@ func TestDirectMessageOpensAConversation(t *testing.T) {
 }
 
 func TestReplyInThread(t *testing.T) {
-	f := newFakeSlack(t)
+	f := slackfake.New(t)
 	_, in := running(t, f, nil)
-	ts := f.nextTS()
-	f.send("events_api", f.event("event_message.json", map[string]any{"text": "status?", "ts": ts, "thread_ts": "1712345678.000001"}), 0)
+	ts := f.NextTS()
+	f.Send("events_api", f.Event("event_message.json", map[string]any{"text": "status?", "ts": ts, "thread_ts": "1712345678.000001"}), 0)
 	m := in.next(t)
 	if m.Thread != "1712345678.000001" || m.ID != ts {
 		t.Errorf("a thread reply was delivered as %+v", m)
@@ -85,7 +84,7 @@ func TestReplyInThread(t *testing.T) {
 }
 
 func TestUnknownChannelIsPermanent(t *testing.T) {
-	f := newFakeSlack(t)
+	f := slackfake.New(t)
 	a, _ := running(t, f, nil)
 	err := a.Send(context.Background(), bot.Response{Room: "C0GONE", Text: "hello"})
 	if !bot.IsPermanent(err) || !strings.Contains(err.Error(), "channel_not_found") {
@@ -96,12 +95,12 @@ func TestUnknownChannelIsPermanent(t *testing.T) {
 // TestPacing posts six messages to one channel: three at once, then one
 // per interval, as Slack asks.
 func TestPacing(t *testing.T) {
-	f := newFakeSlack(t)
+	f := slackfake.New(t)
 	const interval = 150 * time.Millisecond
 	a, _ := running(t, f, func(o *seipslack.Options) { o.PostInterval = interval })
 	start := time.Now()
 	for range 6 {
-		if err := a.Send(context.Background(), bot.Response{Room: room, Text: "tick"}); err != nil {
+		if err := a.Send(context.Background(), bot.Response{Room: slackfake.Room, Text: "tick"}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -129,21 +128,21 @@ func (l *logBuffer) String() string {
 }
 
 func TestWarnsAboutExtraScopes(t *testing.T) {
-	f := newFakeSlack(t)
-	f.scopes = "app_mentions:read,channels:history,groups:history,im:history,chat:write,im:write,files:write,users:read,admin"
+	f := slackfake.New(t)
+	f.SetScopes("app_mentions:read,channels:history,groups:history,im:history,chat:write,im:write,files:write,users:read,admin")
 	var logs logBuffer
 	running(t, f, func(o *seipslack.Options) { o.Logger = slog.New(slog.NewTextHandler(&logs, nil)) })
 	out := logs.String()
 	if !strings.Contains(out, "scopes seipbot does not use") || !strings.Contains(out, "users:read") || !strings.Contains(out, "admin") {
 		t.Errorf("no warning naming the extra scopes users:read and admin:\n%s", out)
 	}
-	if strings.Contains(out, botToken) || strings.Contains(out, appToken) {
+	if strings.Contains(out, slackfake.BotToken) || strings.Contains(out, slackfake.AppToken) {
 		t.Errorf("a token reached the log:\n%s", out)
 	}
 }
 
 func TestRefusedTokenStopsRun(t *testing.T) {
-	f := newFakeSlack(t)
+	f := slackfake.New(t)
 	a := newAdapter(t, f, func(o *seipslack.Options) { o.BotToken = "xoxb-revoked" })
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -160,10 +159,10 @@ func TestNewRejectsBadOptions(t *testing.T) {
 		want string
 	}{
 		{"no tokens", seipslack.Options{}, "xoxb-"},
-		{"socket without app token", seipslack.Options{BotToken: botToken}, "xapp-"},
-		{"http without secret", seipslack.Options{BotToken: botToken, Mode: "http"}, "signing secret"},
-		{"unknown mode", seipslack.Options{BotToken: botToken, Mode: "rtm"}, "neither socket nor http"},
-		{"tiny messages", seipslack.Options{BotToken: botToken, AppToken: appToken, MaxLen: 10}, "outside 64"},
+		{"socket without app token", seipslack.Options{BotToken: slackfake.BotToken}, "xapp-"},
+		{"http without secret", seipslack.Options{BotToken: slackfake.BotToken, Mode: "http"}, "signing secret"},
+		{"unknown mode", seipslack.Options{BotToken: slackfake.BotToken, Mode: "rtm"}, "neither socket nor http"},
+		{"tiny messages", seipslack.Options{BotToken: slackfake.BotToken, AppToken: slackfake.AppToken, MaxLen: 10}, "outside 64"},
 	}
 	for _, tt := range tests {
 		if _, err := seipslack.New(tt.opts); err == nil || !strings.Contains(err.Error(), tt.want) {

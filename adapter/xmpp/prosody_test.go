@@ -2,204 +2,23 @@ package xmpp
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"log/slog"
-	"math/big"
-	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/seipbot/seipbot/adapter/adaptertest"
+	"github.com/seipbot/seipbot/adapter/xmpp/xmpptest"
 	"github.com/seipbot/seipbot/bot"
 )
-
-// The accounts every test server has.
-const (
-	botJID, botPass     = "seipbot@localhost", "bot-pass-1"
-	aliceJID, alicePass = "alice@localhost", "alice-pass-1"
-)
-
-// prosody is a Prosody server the test started on loopback, in a folder of
-// its own, with the bot's and alice's accounts.
-type prosody struct {
-	t             *testing.T
-	bin, ctl, cfg string
-	base, caFile  string
-	port, tlsPort int
-	env           []string
-	cmd           *exec.Cmd
-	exited        chan struct{}
-}
-
-// startProsody starts a server for t and stops it when t ends. Without
-// Prosody the test is skipped, or fails under CI=true (scripts/prosody.sh
-// installs it).
-func startProsody(t *testing.T) *prosody {
-	t.Helper()
-	bin := os.Getenv("SEIPBOT_PROSODY")
-	if bin == "" {
-		bin, _ = exec.LookPath("prosody")
-	}
-	if bin == "" {
-		adaptertest.ServerRequired(t, "prosody")
-	}
-	cfg, err := filepath.Abs(filepath.Join("testdata", "prosody.cfg.lua"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &prosody{t: t, bin: bin, ctl: filepath.Join(filepath.Dir(bin), "prosodyctl"), cfg: cfg, base: t.TempDir()}
-	for _, dir := range []string{"data", "logs", "certs"} {
-		if err := os.Mkdir(filepath.Join(p.base, dir), 0o700); err != nil {
-			t.Fatal(err)
-		}
-	}
-	p.caFile = writeCert(t, filepath.Join(p.base, "certs"))
-	p.port, p.tlsPort = freePort(t), freePort(t)
-	p.env = append(os.Environ(), "PROSODY_BASE="+p.base,
-		"PROSODY_PORT="+strconv.Itoa(p.port), "PROSODY_TLS_PORT="+strconv.Itoa(p.tlsPort))
-	for _, u := range [][2]string{{"seipbot", botPass}, {"alice", alicePass}} {
-		cmd := exec.Command(p.ctl, "--config", p.cfg, "register", u[0], "localhost", u[1])
-		cmd.Env = p.env
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("prosodyctl register %s: %v\n%s", u[0], err, out)
-		}
-	}
-	p.start()
-	t.Cleanup(p.stop)
-	return p
-}
-
-func (p *prosody) addr() string { return "127.0.0.1:" + strconv.Itoa(p.port) }
-
-// start runs the server and returns once it accepts connections.
-func (p *prosody) start() {
-	p.t.Helper()
-	logFile, err := os.OpenFile(filepath.Join(p.base, "logs", "console.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	defer logFile.Close()
-	p.cmd = exec.Command(p.bin, "--config", p.cfg, "-F")
-	p.cmd.Env, p.cmd.Stdout, p.cmd.Stderr = p.env, logFile, logFile
-	if err := p.cmd.Start(); err != nil {
-		p.t.Fatalf("start prosody: %v", err)
-	}
-	p.exited = make(chan struct{})
-	go func(cmd *exec.Cmd, exited chan struct{}) {
-		cmd.Wait()
-		close(exited)
-	}(p.cmd, p.exited)
-	deadline := time.Now().Add(adaptertest.Timeout)
-	for {
-		c, err := net.DialTimeout("tcp", p.addr(), time.Second)
-		if err == nil {
-			c.Close()
-			return
-		}
-		select {
-		case <-p.exited:
-			log, _ := os.ReadFile(filepath.Join(p.base, "logs", "console.log"))
-			p.t.Fatalf("prosody exited at start:\n%s", log)
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			p.t.Fatalf("prosody did not listen on %s within %s", p.addr(), adaptertest.Timeout)
-		}
-	}
-}
-
-// stop shuts the server down, as a restart does, and waits until it is
-// gone. It asks with SIGTERM rather than killing: a server killed in the
-// instant between delivering a reply and answering the bot's ping leaves
-// the bot unable to tell whether the reply arrived, so it sends it again
-// (delivery is at least once), and the suite counts a duplicate.
-func (p *prosody) stop() {
-	if p.cmd == nil {
-		return
-	}
-	p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.exited:
-	case <-time.After(adaptertest.Timeout):
-		p.cmd.Process.Kill()
-		<-p.exited
-	}
-	p.cmd = nil
-}
-
-func (p *prosody) tlsConfig() *tls.Config {
-	pemData, err := os.ReadFile(p.caFile)
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(pemData)
-	return &tls.Config{ServerName: "localhost", RootCAs: pool}
-}
-
-// writeCert makes a self-signed certificate for localhost and its MUC
-// service, as Prosody finds it in dir, and returns the certificate's path
-// for clients to trust.
-func writeCert(t *testing.T, dir string) string {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(time.Now().UnixNano()),
-		Subject:               pkix.Name{CommonName: "localhost"},
-		DNSNames:              []string{"localhost", "conference.localhost"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	crt := filepath.Join(dir, "localhost.crt")
-	if err := os.WriteFile(crt, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "localhost.key"), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return crt
-}
-
-func freePort(t *testing.T) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
 
 // human is alice's client, built on the adapter's own session code. It is
 // in the room under the nick "alice" and collects what the bot says.
 type human struct {
-	p        *prosody
+	p        *xmpptest.Server
 	room     string
 	botNick  string
 	password string // the room's, when alice protects it
@@ -212,7 +31,7 @@ type human struct {
 
 var _ adaptertest.Client = (*human)(nil)
 
-func newHuman(t *testing.T, p *prosody, room string) *human {
+func newHuman(t *testing.T, p *xmpptest.Server, room string) *human {
 	h := &human{p: p, room: room, botNick: "seipbot", got: make(chan adaptertest.Received, 4096)}
 	h.connect(t)
 	t.Cleanup(func() { h.session().close(errDisconnected) })
@@ -231,8 +50,8 @@ func (h *human) connect(t *testing.T) {
 	h.mu.Lock()
 	h.joined = joined
 	h.mu.Unlock()
-	s, err := dial(ctx, dialConfig{local: "alice", domain: "localhost", password: alicePass, resource: "test",
-		address: h.p.addr(), tls: h.p.tlsConfig(), handle: h.handle})
+	s, err := dial(ctx, dialConfig{local: "alice", domain: "localhost", password: xmpptest.AlicePassword, resource: "test",
+		address: h.p.Addr(), tls: h.p.TLSConfig(), handle: h.handle})
 	if err != nil {
 		t.Fatalf("alice cannot log in: %v", err)
 	}
@@ -275,7 +94,7 @@ func (h *human) handle(st *stanza) {
 	switch {
 	case st.Type == "groupchat" && room == h.room && nick == h.botNick:
 		r = adaptertest.Received{Room: room, Text: *st.Body}
-	case st.Type == "chat" && room == botJID:
+	case st.Type == "chat" && room == xmpptest.BotJID:
 		r = adaptertest.Received{Direct: true, Text: *st.Body}
 	default:
 		return
@@ -283,14 +102,14 @@ func (h *human) handle(st *stanza) {
 	h.got <- r
 }
 
-func (h *human) ID() string { return "xmpp:" + aliceJID }
+func (h *human) ID() string { return "xmpp:" + xmpptest.AliceJID }
 
 func (h *human) Say(_ context.Context, text string) error {
 	return h.session().write(outMessage{To: h.room, Type: "groupchat", ID: nonce(), Body: text})
 }
 
 func (h *human) SayDirect(_ context.Context, text string) error {
-	return h.session().write(outMessage{To: botJID, Type: "chat", ID: nonce(), Body: text})
+	return h.session().write(outMessage{To: xmpptest.BotJID, Type: "chat", ID: nonce(), Body: text})
 }
 
 func (h *human) Next(ctx context.Context) (adaptertest.Received, error) {
@@ -318,10 +137,10 @@ func (h *human) admin(t *testing.T, payload string) {
 // botBackoff reconnects and rejoins quickly, so the tests wait little.
 var botBackoff = bot.Backoff{Min: 100 * time.Millisecond, Max: time.Second}
 
-func botOptions(t *testing.T, p *prosody, room Room) Options {
+func botOptions(t *testing.T, p *xmpptest.Server, room Room) Options {
 	return Options{
 		Logger: slog.New(slog.NewTextHandler(t.Output(), nil)),
-		JID:    botJID, Password: botPass, Address: p.addr(), CAFile: p.caFile,
+		JID:    xmpptest.BotJID, Password: xmpptest.BotPassword, Address: p.Addr(), CAFile: p.CAFile,
 		Nick: "seipbot", Rooms: []Room{room}, MaxLen: 300,
 		PingInterval: 5 * time.Second, PingTimeout: 5 * time.Second,
 		Backoff: botBackoff,
@@ -330,7 +149,7 @@ func botOptions(t *testing.T, p *prosody, room Room) Options {
 
 // TestConformance runs the adapter conformance suite against Prosody.
 func TestConformance(t *testing.T) {
-	p := startProsody(t)
+	p := xmpptest.Start(t)
 	const room = "soc@conference.localhost"
 	alice := newHuman(t, p, room)
 	adaptertest.Run(t, adaptertest.Harness{
@@ -356,9 +175,9 @@ func TestConformance(t *testing.T) {
 		// XMPP has no way to mark an account as a bot.
 		OtherBot: nil,
 		Drop: func(t *testing.T) func() {
-			p.stop()
+			p.Stop()
 			return func() {
-				p.start()
+				p.Start()
 				alice.connect(t)
 			}
 		},
@@ -368,9 +187,9 @@ func TestConformance(t *testing.T) {
 // TestConnect logs in every way the adapter can, and checks that it
 // refuses a server it cannot verify and a wrong password.
 func TestConnect(t *testing.T) {
-	p := startProsody(t)
-	base := dialConfig{local: "seipbot", domain: "localhost", password: botPass, resource: "t",
-		address: p.addr(), tls: p.tlsConfig(), handle: func(*stanza) {}}
+	p := xmpptest.Start(t)
+	base := dialConfig{local: "seipbot", domain: "localhost", password: xmpptest.BotPassword, resource: "t",
+		address: p.Addr(), tls: p.TLSConfig(), handle: func(*stanza) {}}
 	tests := []struct {
 		name    string
 		change  func(*dialConfig)
@@ -378,14 +197,14 @@ func TestConnect(t *testing.T) {
 	}{
 		{"STARTTLS", func(*dialConfig) {}, ""},
 		{"direct TLS", func(c *dialConfig) {
-			c.directTLS, c.address = true, "127.0.0.1:"+strconv.Itoa(p.tlsPort)
+			c.directTLS, c.address = true, "127.0.0.1:"+strconv.Itoa(p.TLSPort)
 		}, ""},
 		// The server offers no PLAIN without TLS, and the client would not
 		// use it: this logs in with SCRAM-SHA-1.
 		{"plaintext", func(c *dialConfig) { c.plaintext = true }, ""},
 		{"untrusted certificate", func(c *dialConfig) { c.tls = &tls.Config{ServerName: "localhost"} }, "certificate"},
 		{"certificate for another name", func(c *dialConfig) {
-			c.tls = p.tlsConfig()
+			c.tls = p.TLSConfig()
 			c.tls.ServerName = "example.com"
 		}, "certificate"},
 		{"wrong password", func(c *dialConfig) { c.password = "nope" }, errAuth.Error()},
@@ -420,7 +239,7 @@ func TestConnect(t *testing.T) {
 // TestRoomLife joins a room with a password whose history holds a command,
 // which must not run, and rejoins after being kicked.
 func TestRoomLife(t *testing.T) {
-	p := startProsody(t)
+	p := xmpptest.Start(t)
 	const room = "ir@conference.localhost"
 	alice := newHuman(t, p, room)
 	alice.admin(t, `<query xmlns='http://jabber.org/protocol/muc#owner'><x xmlns='jabber:x:data' type='submit'>`+
@@ -470,11 +289,11 @@ func TestRoomLife(t *testing.T) {
 // joinAs tries to join room with password as a second connection of the
 // bot's account, and returns the error condition the room answers, or ""
 // once in.
-func joinAs(t *testing.T, p *prosody, room, password string) string {
+func joinAs(t *testing.T, p *xmpptest.Server, room, password string) string {
 	t.Helper()
 	answer := make(chan *stanza, 1)
-	s, err := dial(t.Context(), dialConfig{local: "seipbot", domain: "localhost", password: botPass, resource: "probe",
-		address: p.addr(), tls: p.tlsConfig(), handle: func(st *stanza) {
+	s, err := dial(t.Context(), dialConfig{local: "seipbot", domain: "localhost", password: xmpptest.BotPassword, resource: "probe",
+		address: p.Addr(), tls: p.TLSConfig(), handle: func(st *stanza) {
 			if from, nick := bareAndResource(st.From); st.XMLName.Local == "presence" && from == room && nick == "probe" {
 				select {
 				case answer <- st:

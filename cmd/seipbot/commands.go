@@ -108,7 +108,7 @@ func (c *cli) adapters(cfg *config.Config, log *slog.Logger) ([]bot.Adapter, err
 	if sc := cfg.Adapters.Slack; sc != nil {
 		a, err := slack.New(slack.Options{
 			Mode: sc.Mode, BotToken: sc.BotToken.Reveal(), AppToken: sc.AppToken.Reveal(),
-			SigningSecret: sc.SigningSecret.Reveal(), Listen: sc.Listen, Logger: log,
+			SigningSecret: sc.SigningSecret.Reveal(), Listen: sc.Listen, APIURL: sc.APIURL, Logger: log,
 		})
 		if err != nil {
 			return nil, err

@@ -1,15 +1,19 @@
-package slack_test
+// Package slackfake is a loopback Slack built from Slack's documented
+// payloads, for tests: Slack itself cannot run on a test machine. The Slack
+// adapter's own tests and the end-to-end tests of "seipbot run" share it.
+// (Not "slacktest": slack-go has a package of that name.)
+package slackfake
 
 import (
 	"context"
+	"embed"
 	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,30 +25,30 @@ import (
 	"github.com/seipbot/seipbot/adapter/adaptertest"
 )
 
-// The fake workspace: one team, the bot, a room and the people in it.
+// The fake workspace: one Team, the bot, a Room and the people in it.
 const (
-	botToken = "xoxb-test-bot-token"
-	appToken = "xapp-test-app-token"
-	team     = "T0HOME"
-	botUser  = "U0BOT"
-	botID    = "B0BOT"
-	room     = "C0ROOM"
-	human    = "U0HUMAN"
-	// dmPrefix starts the direct conversation of the bot with a user.
-	dmPrefix = "D0"
+	BotToken = "xoxb-test-bot-token"
+	AppToken = "xapp-test-app-token"
+	Team     = "T0HOME"
+	BotUser  = "U0BOT"
+	BotID    = "B0BOT"
+	Room     = "C0ROOM"
+	Human    = "U0HUMAN"
+	// DMPrefix starts the direct conversation of the bot with a user.
+	DMPrefix = "D0"
 )
 
-// fakeSlack is a loopback Slack built from the documented payloads: the
+// Server is a loopback Slack built from the documented payloads: the
 // Web API methods the adapter calls, the file upload URL, and a Socket
 // Mode websocket that sends events_api and interactive envelopes, resends
 // those not acknowledged when the bot reconnects, and pings as Slack does.
 // Everything the bot posts is echoed back as a message event, as Slack
 // does for a bot subscribed to its channels.
-type fakeSlack struct {
-	t      *testing.T
+type Server struct {
+	t      testing.TB
 	srv    *httptest.Server
 	scopes string
-	posted chan post // the bot's posts, in order
+	posted chan Post // the bot's posts, in order
 
 	mu        sync.Mutex
 	down      bool
@@ -59,15 +63,16 @@ type fakeSlack struct {
 	openedDMs []string
 }
 
-// post is one message the bot posted, as Slack stored it.
-type post struct {
+// Post is one message the bot posted, as Slack stored it.
+type Post struct {
 	Channel, Thread, Text string
 	Sections              []string
-	Buttons               []button
+	Buttons               []Button
 	File                  []byte
 }
 
-type button struct{ ActionID, Label, Value string }
+// Button is a button on a Post.
+type Button struct{ ActionID, Label, Value string }
 
 type envelope struct {
 	id   string
@@ -86,11 +91,12 @@ func (c *fakeConn) write(b []byte) {
 	c.c.WriteMessage(websocket.TextMessage, b)
 }
 
-func newFakeSlack(t *testing.T) *fakeSlack {
-	f := &fakeSlack{
+// New starts a fake Slack, stopped when t ends.
+func New(t testing.TB) *Server {
+	f := &Server{
 		t:       t,
 		scopes:  "app_mentions:read,channels:history,groups:history,im:history,chat:write,im:write,files:write",
-		posted:  make(chan post, 4096),
+		posted:  make(chan Post, 4096),
 		conns:   map[*fakeConn]bool{},
 		acked:   map[string]bool{},
 		uploads: map[string][]byte{},
@@ -117,11 +123,11 @@ func newFakeSlack(t *testing.T) *fakeSlack {
 }
 
 // APIURL is the Web API base URL to give the adapter.
-func (f *fakeSlack) APIURL() string { return f.srv.URL + "/api/" }
+func (f *Server) APIURL() string { return f.srv.URL + "/api/" }
 
 // unlessDown answers 503 to everything while the server is down, as
 // Slack's edge does in an outage.
-func (f *fakeSlack) unlessDown(h http.Handler) http.Handler {
+func (f *Server) unlessDown(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
 		down := f.down
@@ -134,8 +140,8 @@ func (f *fakeSlack) unlessDown(h http.Handler) http.Handler {
 	})
 }
 
-// drop cuts the bot off until the returned function is called.
-func (f *fakeSlack) drop(*testing.T) func() {
+// Drop cuts the bot off until the returned function is called.
+func (f *Server) Drop(*testing.T) func() {
 	f.mu.Lock()
 	f.down = true
 	for c := range f.conns {
@@ -161,18 +167,21 @@ func reply(w http.ResponseWriter, v any) {
 	json.NewEncoder(w).Encode(v)
 }
 
-func (f *fakeSlack) authTest(w http.ResponseWriter, r *http.Request) {
-	if token(r) != botToken {
+func (f *Server) authTest(w http.ResponseWriter, r *http.Request) {
+	if token(r) != BotToken {
 		reply(w, map[string]any{"ok": false, "error": "invalid_auth"})
 		return
 	}
-	w.Header().Set("X-OAuth-Scopes", f.scopes)
+	f.mu.Lock()
+	scopes := f.scopes
+	f.mu.Unlock()
+	w.Header().Set("X-OAuth-Scopes", scopes)
 	reply(w, map[string]any{"ok": true, "url": "https://example.slack.com/", "team": "Example", "user": "seipbot",
-		"team_id": team, "user_id": botUser, "bot_id": botID, "is_enterprise_install": false})
+		"team_id": Team, "user_id": BotUser, "bot_id": BotID, "is_enterprise_install": false})
 }
 
-func (f *fakeSlack) connectionsOpen(w http.ResponseWriter, r *http.Request) {
-	if token(r) != appToken {
+func (f *Server) connectionsOpen(w http.ResponseWriter, r *http.Request) {
+	if token(r) != AppToken {
 		reply(w, map[string]any{"ok": false, "error": "invalid_auth"})
 		return
 	}
@@ -183,8 +192,8 @@ func (f *fakeSlack) connectionsOpen(w http.ResponseWriter, r *http.Request) {
 	reply(w, map[string]any{"ok": true, "url": "ws" + strings.TrimPrefix(f.srv.URL, "http") + "/ws?ticket=" + strconv.Itoa(n)})
 }
 
-// connections returns how many Socket Mode connections the bot opened.
-func (f *fakeSlack) connections() int {
+// Connections returns how many Socket Mode connections the bot opened.
+func (f *Server) Connections() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.opened
@@ -192,7 +201,7 @@ func (f *fakeSlack) connections() int {
 
 // websocket is the Socket Mode connection: hello, then every envelope not
 // yet acknowledged, then new ones as they come; pings keep it alive.
-func (f *fakeSlack) websocket(w http.ResponseWriter, r *http.Request) {
+func (f *Server) websocket(w http.ResponseWriter, r *http.Request) {
 	// slack-go dials with the Origin Slack's own server expects.
 	up := websocket.Upgrader{CheckOrigin: func(r *http.Request) bool { return r.Header.Get("Origin") == "https://api.slack.com" }}
 	c, err := up.Upgrade(w, r, nil)
@@ -202,7 +211,7 @@ func (f *fakeSlack) websocket(w http.ResponseWriter, r *http.Request) {
 	conn := &fakeConn{c: c}
 	f.mu.Lock()
 	f.conns[conn] = true
-	conn.write(fixture(f.t, "socket_hello.json"))
+	conn.write(Fixture(f.t, "socket_hello.json"))
 	for _, e := range f.pending {
 		conn.write(e.body)
 	}
@@ -250,8 +259,8 @@ func (f *fakeSlack) websocket(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// send queues an envelope and writes it to the open connection, if any.
-func (f *fakeSlack) send(kind string, payload any, retry int) string {
+// Send queues an envelope and writes it to the open connection, if any.
+func (f *Server) Send(kind string, payload any, retry int) string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.seq++
@@ -270,8 +279,8 @@ func (f *fakeSlack) send(kind string, payload any, retry int) string {
 	return id
 }
 
-// writeRaw writes a frame to the open connection without queueing it.
-func (f *fakeSlack) writeRaw(b []byte) {
+// WriteRaw writes a frame to the open connection without queueing it.
+func (f *Server) WriteRaw(b []byte) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for c := range f.conns {
@@ -279,9 +288,9 @@ func (f *fakeSlack) writeRaw(b []byte) {
 	}
 }
 
-// awaitAck reports whether the bot acknowledged envelope id, waiting a
+// AwaitAck reports whether the bot acknowledged envelope id, waiting a
 // while for the acknowledgement, which may come after the bot's answer.
-func (f *fakeSlack) awaitAck(id string) bool {
+func (f *Server) AwaitAck(id string) bool {
 	for deadline := time.Now().Add(adaptertest.Timeout); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
 		f.mu.Lock()
 		acked := f.acked[id]
@@ -293,19 +302,19 @@ func (f *fakeSlack) awaitAck(id string) bool {
 	return false
 }
 
-// nextTS returns a fresh message timestamp.
-func (f *fakeSlack) nextTS() string {
+// NextTS returns a fresh message timestamp.
+func (f *Server) NextTS() string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.seq++
 	return fmt.Sprintf("1712345678.%06d", f.seq)
 }
 
-// event fills the inner event of an event_callback fixture and gives it
+// Event fills the inner event of an event_callback fixture and gives it
 // a fresh event_id.
-func (f *fakeSlack) event(name string, fields map[string]any) map[string]any {
+func (f *Server) Event(name string, fields map[string]any) map[string]any {
 	var p map[string]any
-	if err := json.Unmarshal(fixture(f.t, name), &p); err != nil {
+	if err := json.Unmarshal(Fixture(f.t, name), &p); err != nil {
 		f.t.Fatal(err)
 	}
 	ev := p["event"].(map[string]any)
@@ -315,31 +324,31 @@ func (f *fakeSlack) event(name string, fields map[string]any) map[string]any {
 			delete(ev, k)
 		}
 	}
-	p["event_id"] = "Ev" + strings.ReplaceAll(f.nextTS(), ".", "")
+	p["event_id"] = "Ev" + strings.ReplaceAll(f.NextTS(), ".", "")
 	return p
 }
 
-// say makes user say text in channel. A leading "seipbot: " is turned into
+// Say makes user say text in channel. A leading "seipbot: " is turned into
 // a mention, as Slack's client does when one picks the bot from its
 // completion, and the mention then arrives twice, as app_mention and as
 // message, as Slack sends it.
-func (f *fakeSlack) say(user, channel, text string) {
-	ts := f.nextTS()
+func (f *Server) Say(user, channel, text string) {
+	ts := f.NextTS()
 	kind := "channel"
-	if strings.HasPrefix(channel, dmPrefix) {
+	if strings.HasPrefix(channel, DMPrefix) {
 		kind = "im"
 	}
 	if rest, ok := strings.CutPrefix(text, "seipbot: "); ok && kind == "channel" {
-		text = "<@" + botUser + "> " + rest
-		f.send("events_api", f.event("event_app_mention.json", map[string]any{"user": user, "channel": channel, "text": text, "ts": ts, "event_ts": ts}), 0)
+		text = "<@" + BotUser + "> " + rest
+		f.Send("events_api", f.Event("event_app_mention.json", map[string]any{"user": user, "channel": channel, "text": text, "ts": ts, "event_ts": ts}), 0)
 	}
-	f.send("events_api", f.event("event_message.json", map[string]any{"user": user, "channel": channel, "channel_type": kind, "text": escapeText(text), "ts": ts, "event_ts": ts}), 0)
+	f.Send("events_api", f.Event("event_message.json", map[string]any{"user": user, "channel": channel, "channel_type": kind, "text": escapeText(text), "ts": ts, "event_ts": ts}), 0)
 }
 
 // escapeText escapes what a user typed as Slack does in events, leaving
 // mentions in Slack's form.
 func escapeText(s string) string {
-	mention := "<@" + botUser + ">"
+	mention := "<@" + BotUser + ">"
 	parts := strings.Split(s, mention)
 	for i, p := range parts {
 		parts[i] = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(p)
@@ -347,14 +356,14 @@ func escapeText(s string) string {
 	return strings.Join(parts, mention)
 }
 
-// click makes user click the button with value on the message the bot
+// Click makes user click the button with value on the message the bot
 // posted in channel, and returns the envelope's id.
-func (f *fakeSlack) click(t *testing.T, user, channel, value string) string {
+func (f *Server) Click(t testing.TB, user, channel, value string) string {
 	var p map[string]any
-	if err := json.Unmarshal(fixture(t, "block_actions.json"), &p); err != nil {
+	if err := json.Unmarshal(Fixture(t, "block_actions.json"), &p); err != nil {
 		t.Fatal(err)
 	}
-	ts := f.nextTS()
+	ts := f.NextTS()
 	p["user"].(map[string]any)["id"] = user
 	p["container"].(map[string]any)["channel_id"] = channel
 	p["channel"].(map[string]any)["id"] = channel
@@ -362,11 +371,11 @@ func (f *fakeSlack) click(t *testing.T, user, channel, value string) string {
 	act := p["actions"].([]any)[0].(map[string]any)
 	act["value"] = value
 	act["action_ts"] = ts
-	return f.send("interactive", p, 0)
+	return f.Send("interactive", p, 0)
 }
 
-func (f *fakeSlack) postMessage(w http.ResponseWriter, r *http.Request) {
-	if token(r) != botToken {
+func (f *Server) postMessage(w http.ResponseWriter, r *http.Request) {
+	if token(r) != BotToken {
 		reply(w, map[string]any{"ok": false, "error": "invalid_auth"})
 		return
 	}
@@ -383,24 +392,24 @@ func (f *fakeSlack) postMessage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ch := r.FormValue("channel")
-	if ch != room && !strings.HasPrefix(ch, dmPrefix) {
+	if ch != Room && !strings.HasPrefix(ch, DMPrefix) {
 		reply(w, map[string]any{"ok": false, "error": "channel_not_found"})
 		return
 	}
-	p := post{Channel: ch, Thread: r.FormValue("thread_ts"), Text: r.FormValue("text")}
+	p := Post{Channel: ch, Thread: r.FormValue("thread_ts"), Text: r.FormValue("text")}
 	p.Sections, p.Buttons = readBlocks(f.t, r.FormValue("blocks"))
 	f.posted <- p
-	ts := f.nextTS()
+	ts := f.NextTS()
 	// Slack delivers the bot's own post to it as a message event.
-	f.send("events_api", f.event("event_message.json", map[string]any{
-		"user": botUser, "bot_id": botID, "channel": ch, "text": p.Text, "ts": ts, "event_ts": ts, "client_msg_id": nil,
-		"channel_type": map[bool]string{true: "im", false: "channel"}[strings.HasPrefix(ch, dmPrefix)],
+	f.Send("events_api", f.Event("event_message.json", map[string]any{
+		"user": BotUser, "bot_id": BotID, "channel": ch, "text": p.Text, "ts": ts, "event_ts": ts, "client_msg_id": nil,
+		"channel_type": map[bool]string{true: "im", false: "channel"}[strings.HasPrefix(ch, DMPrefix)],
 	}), 0)
 	reply(w, map[string]any{"ok": true, "channel": ch, "ts": ts})
 }
 
 // readBlocks returns the texts of the section blocks and the buttons.
-func readBlocks(t *testing.T, raw string) ([]string, []button) {
+func readBlocks(t testing.TB, raw string) ([]string, []Button) {
 	if raw == "" {
 		return nil, nil
 	}
@@ -423,7 +432,7 @@ func readBlocks(t *testing.T, raw string) ([]string, []button) {
 		t.Errorf("blocks are not Block Kit JSON: %v: %s", err, raw)
 	}
 	var sections []string
-	var buttons []button
+	var buttons []Button
 	for _, b := range blocks {
 		switch b.Type {
 		case "section":
@@ -433,22 +442,22 @@ func readBlocks(t *testing.T, raw string) ([]string, []button) {
 			sections = append(sections, b.Text.Text)
 		case "actions":
 			for _, e := range b.Elements {
-				buttons = append(buttons, button{ActionID: e.ActionID, Label: e.Text.Text, Value: e.Value})
+				buttons = append(buttons, Button{ActionID: e.ActionID, Label: e.Text.Text, Value: e.Value})
 			}
 		}
 	}
 	return sections, buttons
 }
 
-func (f *fakeSlack) conversationsOpen(w http.ResponseWriter, r *http.Request) {
+func (f *Server) conversationsOpen(w http.ResponseWriter, r *http.Request) {
 	user := r.FormValue("users")
 	f.mu.Lock()
 	f.openedDMs = append(f.openedDMs, user)
 	f.mu.Unlock()
-	reply(w, map[string]any{"ok": true, "channel": map[string]any{"id": dmPrefix + strings.TrimPrefix(user, "U")}})
+	reply(w, map[string]any{"ok": true, "channel": map[string]any{"id": DMPrefix + strings.TrimPrefix(user, "U")}})
 }
 
-func (f *fakeSlack) uploadURL(w http.ResponseWriter, r *http.Request) {
+func (f *Server) uploadURL(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	f.seq++
 	id := fmt.Sprintf("F%04d", f.seq)
@@ -460,7 +469,7 @@ func (f *fakeSlack) uploadURL(w http.ResponseWriter, r *http.Request) {
 	reply(w, map[string]any{"ok": true, "upload_url": f.srv.URL + "/upload/" + id, "file_id": id})
 }
 
-func (f *fakeSlack) uploadFile(w http.ResponseWriter, r *http.Request) {
+func (f *Server) uploadFile(w http.ResponseWriter, r *http.Request) {
 	file, _, err := r.FormFile("file")
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
@@ -473,7 +482,7 @@ func (f *fakeSlack) uploadFile(w http.ResponseWriter, r *http.Request) {
 	io.WriteString(w, "OK - "+strconv.Itoa(len(data)))
 }
 
-func (f *fakeSlack) completeUpload(w http.ResponseWriter, r *http.Request) {
+func (f *Server) completeUpload(w http.ResponseWriter, r *http.Request) {
 	var files []struct {
 		ID    string `json:"id"`
 		Title string `json:"title"`
@@ -489,83 +498,126 @@ func (f *fakeSlack) completeUpload(w http.ResponseWriter, r *http.Request) {
 		reply(w, map[string]any{"ok": false, "error": "file_not_found"})
 		return
 	}
-	p := post{Channel: r.FormValue("channel_id"), Thread: r.FormValue("thread_ts"), File: data}
+	p := Post{Channel: r.FormValue("channel_id"), Thread: r.FormValue("thread_ts"), File: data}
 	p.Sections, p.Buttons = readBlocks(f.t, r.FormValue("blocks"))
 	f.posted <- p
 	reply(w, map[string]any{"ok": true, "files": []map[string]any{{"id": files[0].ID, "title": files[0].Title}}})
 }
 
-// next returns the bot's next post.
-func (f *fakeSlack) next(ctx context.Context) (post, error) {
+// Next returns the bot's next post.
+func (f *Server) Next(ctx context.Context) (Post, error) {
 	select {
 	case p := <-f.posted:
 		return p, nil
 	case <-ctx.Done():
-		return post{}, ctx.Err()
+		return Post{}, ctx.Err()
 	}
 }
 
-// nextPost returns the bot's next post, failing t after a while.
-func (f *fakeSlack) nextPost(t *testing.T) post {
+// NextPost returns the bot's next post, failing t after a while.
+func (f *Server) NextPost(t testing.TB) Post {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), adaptertest.Timeout)
 	defer cancel()
-	p, err := f.next(ctx)
+	p, err := f.Next(ctx)
 	if err != nil {
 		t.Fatalf("the bot posted nothing: %v", err)
 	}
 	return p
 }
 
-func fixture(t *testing.T, name string) []byte {
-	b, err := os.ReadFile(filepath.Join("testdata", name))
+//go:embed testdata/*.json
+var fixtures embed.FS
+
+// Fixture returns testdata/name: a payload as Slack documents it.
+func Fixture(t testing.TB, name string) []byte {
+	b, err := fixtures.ReadFile("testdata/" + name)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return b
 }
 
-// person is a user of the fake workspace, as the conformance suite drives
-// one.
-type person struct {
-	f    *fakeSlack
+// Person is a user of the fake workspace, as adaptertest drives one.
+type Person struct {
+	f    *Server
 	user string
 	// bot makes the person another bot, whose messages Slack marks
 	// bot_message.
 	bot bool
 }
 
-func (p person) ID() string { return "slack:" + p.user }
+var _ adaptertest.Client = Person{}
 
-func (p person) Say(_ context.Context, text string) error {
+// Person is user, a person in the workspace.
+func (f *Server) Person(user string) Person { return Person{f: f, user: user} }
+
+// OtherBot is another bot in Room, whose messages Slack marks bot_message.
+func (f *Server) OtherBot() Person { return Person{f: f, bot: true} }
+
+// ID is the identity the adapter reports for the person.
+func (p Person) ID() string { return "slack:" + p.user }
+
+// Say says text in Room.
+func (p Person) Say(_ context.Context, text string) error {
 	if p.bot {
-		ts := p.f.nextTS()
-		p.f.send("events_api", p.f.event("event_bot_message.json", map[string]any{"text": text, "ts": ts, "event_ts": ts}), 0)
+		ts := p.f.NextTS()
+		p.f.Send("events_api", p.f.Event("event_bot_message.json", map[string]any{"text": text, "ts": ts, "event_ts": ts}), 0)
 		return nil
 	}
-	p.f.say(p.user, room, text)
+	p.f.Say(p.user, Room, text)
 	return nil
 }
 
-func (p person) SayDirect(_ context.Context, text string) error {
-	p.f.say(p.user, dmPrefix+strings.TrimPrefix(p.user, "U"), text)
+// SayDirect says text to the bot directly.
+func (p Person) SayDirect(_ context.Context, text string) error {
+	p.f.Say(p.user, DMPrefix+strings.TrimPrefix(p.user, "U"), text)
 	return nil
 }
 
-// Next returns what the bot said in the room or to this person directly,
+// Next returns what the bot said in the Room or to this person directly,
 // with the sections of a message joined as the person reads them.
-func (p person) Next(ctx context.Context) (adaptertest.Received, error) {
+func (p Person) Next(ctx context.Context) (adaptertest.Received, error) {
 	for {
-		got, err := p.f.next(ctx)
+		got, err := p.f.Next(ctx)
 		if err != nil {
 			return adaptertest.Received{}, err
 		}
 		text := strings.Join(got.Sections, "\n")
 		switch {
-		case got.Channel == room:
-			return adaptertest.Received{Room: room, Text: text}, nil
-		case got.Channel == dmPrefix+strings.TrimPrefix(p.user, "U"):
+		case got.Channel == Room:
+			return adaptertest.Received{Room: Room, Text: text}, nil
+		case got.Channel == DMPrefix+strings.TrimPrefix(p.user, "U"):
 			return adaptertest.Received{Direct: true, Text: text}, nil
 		}
 	}
+}
+
+// SetScopes sets the OAuth scopes auth.test reports the bot token has.
+func (f *Server) SetScopes(scopes string) {
+	f.mu.Lock()
+	f.scopes = scopes
+	f.mu.Unlock()
+}
+
+// RateLimit makes the next n chat.postMessage calls answer 429, and
+// starts a new record of the calls' times.
+func (f *Server) RateLimit(n int) {
+	f.mu.Lock()
+	f.limited, f.attempts = n, nil
+	f.mu.Unlock()
+}
+
+// Attempts returns when chat.postMessage was called since RateLimit.
+func (f *Server) Attempts() []time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.attempts)
+}
+
+// OpenedDMs returns the users the bot opened direct conversations with.
+func (f *Server) OpenedDMs() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.openedDMs)
 }

@@ -1,4 +1,10 @@
-package matrix
+// Package matrixtest starts a real Dendrite homeserver for tests, with
+// accounts and a room, and talks to it as a human: the Matrix adapter's own
+// tests and the end-to-end tests of "seipbot run" share it.
+//
+// It does not import the adapter, so the adapter's in-package tests can
+// import it without an import cycle.
+package matrixtest
 
 import (
 	"bytes"
@@ -10,7 +16,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -29,26 +34,31 @@ import (
 	"github.com/seipbot/seipbot/adapter/adaptertest"
 )
 
-// dendrite is a real Dendrite homeserver the test starts on a free
-// loopback port, with its databases in a temporary folder, and stops when
-// it ends.
-type dendrite struct {
-	bin, dir, conf, addr, url, secret string
+// Server is a real Dendrite homeserver the test starts on a free loopback
+// port, with its databases in a temporary folder, and stops when it ends.
+// Its server name is localhost.
+type Server struct {
+	// URL is the client-server API's base URL.
+	URL string
+
+	t                            testing.TB
+	bin, dir, conf, addr, secret string
 
 	cmd *exec.Cmd
 	log *os.File
 }
 
-// startDendrite sets up and starts Dendrite from the binaries
-// scripts/dendrite.sh builds, in the folder SEIPBOT_TEST_DENDRITE names.
-func startDendrite(t *testing.T) *dendrite {
+// Start sets up and starts Dendrite from the binaries scripts/dendrite.sh
+// builds, in the folder SEIPBOT_TEST_DENDRITE names. Without them the test
+// is skipped, or fails under CI=true.
+func Start(t testing.TB) *Server {
 	t.Helper()
 	bin := os.Getenv("SEIPBOT_TEST_DENDRITE")
 	if _, err := os.Stat(filepath.Join(bin, "dendrite")); bin == "" || err != nil {
 		adaptertest.ServerRequired(t, "Dendrite (export SEIPBOT_TEST_DENDRITE=$(scripts/dendrite.sh))")
 	}
 	dir := t.TempDir()
-	d := &dendrite{bin: bin, dir: dir, conf: filepath.Join(dir, "dendrite.yaml"), secret: randomHex(16)}
+	d := &Server{t: t, bin: bin, dir: dir, conf: filepath.Join(dir, "dendrite.yaml"), secret: randomHex(16)}
 	key := filepath.Join(dir, "matrix_key.pem")
 	if out, err := exec.Command(filepath.Join(bin, "generate-keys"), "-private-key", key).CombinedOutput(); err != nil {
 		t.Fatalf("generate-keys: %v\n%s", err, out)
@@ -82,14 +92,14 @@ func startDendrite(t *testing.T) *dendrite {
 	if err := os.WriteFile(d.conf, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	d.addr = fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	d.url = "http://" + d.addr
+	d.addr = fmt.Sprintf("127.0.0.1:%d", adaptertest.FreePort(t))
+	d.URL = "http://" + d.addr
 	if d.log, err = os.Create(filepath.Join(dir, "dendrite.log")); err != nil {
 		t.Fatal(err)
 	}
-	d.start(t)
+	d.Start()
 	t.Cleanup(func() {
-		d.stop()
+		d.Stop()
 		d.log.Close()
 		if t.Failed() {
 			if out, err := os.ReadFile(d.log.Name()); err == nil && len(out) > 0 {
@@ -102,7 +112,7 @@ func startDendrite(t *testing.T) *dendrite {
 
 // setPath sets a dotted key in the parsed config, failing on a path the
 // generated file lacks, so a typo cannot pass for a setting.
-func setPath(t *testing.T, conf map[string]any, path string, v any) {
+func setPath(t testing.TB, conf map[string]any, path string, v any) {
 	t.Helper()
 	keys := strings.Split(path, ".")
 	m := conf
@@ -119,24 +129,16 @@ func setPath(t *testing.T, conf map[string]any, path string, v any) {
 	m[keys[len(keys)-1]] = v
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 func randomHex(n int) string {
 	b := make([]byte, n)
 	rand.Read(b)
 	return hex.EncodeToString(b)
 }
 
-// start runs Dendrite and waits until it answers the client API.
-func (d *dendrite) start(t *testing.T) {
+// Start runs Dendrite (again, after Stop) and waits until it answers the
+// client API.
+func (d *Server) Start() {
+	t := d.t
 	t.Helper()
 	d.cmd = exec.Command(filepath.Join(d.bin, "dendrite"), "-config", d.conf,
 		"-http-bind-address", d.addr, "-https-bind-address", "")
@@ -148,7 +150,7 @@ func (d *dendrite) start(t *testing.T) {
 	// A busy two-core machine takes several seconds for the first start.
 	deadline := time.Now().Add(3 * adaptertest.Timeout)
 	for time.Now().Before(deadline) {
-		resp, err := http.Get(d.url + "/_matrix/client/versions")
+		resp, err := http.Get(d.URL + "/_matrix/client/versions")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
@@ -160,11 +162,11 @@ func (d *dendrite) start(t *testing.T) {
 	t.Fatalf("dendrite did not answer on %s within %s", d.addr, 3*adaptertest.Timeout)
 }
 
-// stop stops Dendrite as an operator would, with SIGTERM. A SIGKILL
+// Stop stops Dendrite as an operator would, with SIGTERM. A SIGKILL
 // leaves its internal message streams (JetStream) with deliveries that are
 // only redone after a 30-second timeout, which would hold up every event
 // after a restart; that is Dendrite's recovery, not the adapter's.
-func (d *dendrite) stop() {
+func (d *Server) Stop() {
 	if d.cmd == nil {
 		return
 	}
@@ -180,12 +182,13 @@ func (d *dendrite) stop() {
 	d.cmd = nil
 }
 
-// register creates an account through the shared-secret registration
+// Register creates an account through the shared-secret registration
 // endpoint and returns a client logged in as it.
-func (d *dendrite) register(t *testing.T, name, password string) *mautrix.Client {
+func (d *Server) Register(name, password string) *mautrix.Client {
+	t := d.t
 	t.Helper()
 	var nonce struct{ Nonce string }
-	getJSON(t, http.MethodGet, d.url+"/_synapse/admin/v1/register", nil, &nonce)
+	getJSON(t, http.MethodGet, d.URL+"/_synapse/admin/v1/register", nil, &nonce)
 	mac := hmac.New(sha1.New, []byte(d.secret))
 	mac.Write([]byte(nonce.Nonce + "\x00" + name + "\x00" + password + "\x00notadmin"))
 	var reg struct {
@@ -193,11 +196,11 @@ func (d *dendrite) register(t *testing.T, name, password string) *mautrix.Client
 		UserID      string `json:"user_id"`
 		DeviceID    string `json:"device_id"`
 	}
-	getJSON(t, http.MethodPost, d.url+"/_synapse/admin/v1/register", map[string]any{
+	getJSON(t, http.MethodPost, d.URL+"/_synapse/admin/v1/register", map[string]any{
 		"nonce": nonce.Nonce, "username": name, "password": password, "admin": false,
 		"mac": hex.EncodeToString(mac.Sum(nil)),
 	}, &reg)
-	cli, err := mautrix.NewClient(d.url, id.UserID(reg.UserID), reg.AccessToken)
+	cli, err := mautrix.NewClient(d.URL, id.UserID(reg.UserID), reg.AccessToken)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,7 +208,7 @@ func (d *dendrite) register(t *testing.T, name, password string) *mautrix.Client
 	return cli
 }
 
-func getJSON(t *testing.T, method, url string, body, out any) {
+func getJSON(t testing.TB, method, url string, body, out any) {
 	t.Helper()
 	var in bytes.Buffer
 	if body != nil {
@@ -230,31 +233,38 @@ func getJSON(t *testing.T, method, url string, body, out any) {
 	}
 }
 
-// user is a human's (or another bot's) Matrix client in the tests. It
-// syncs in the background from the moment it is made, and hands over
-// what the bot says, as adaptertest.Client.
-type user struct {
-	t      *testing.T
-	cli    *mautrix.Client
-	bot    id.UserID
-	room   id.RoomID
-	notice bool // speak in m.notice, as bots do
+// User is a human's (or another bot's) Matrix client in the tests. It
+// syncs in the background from the moment it is made, and hands over what
+// the bot says, as adaptertest.Client.
+type User struct {
+	// Client is the user's logged-in client, for what the methods do
+	// not cover.
+	Client *mautrix.Client
+	// Notice makes the user speak in m.notice, as bots do.
+	Notice bool
+
+	bot  id.UserID
+	room id.RoomID
 
 	mu   sync.Mutex
 	dm   id.RoomID
-	from chan received
+	from chan Message
 }
 
-// received is a message from the bot: as the suite sees it, and whole, for
-// tests that look inside.
-type received struct {
+var _ adaptertest.Client = (*User)(nil)
+
+// Message is a message from the bot: as adaptertest sees it, and whole,
+// for tests that look inside.
+type Message struct {
 	adaptertest.Received
-	content event.MessageEventContent
+	Content event.MessageEventContent
 }
 
-func newUser(t *testing.T, cli *mautrix.Client, bot id.UserID, room id.RoomID) *user {
+// NewUser starts syncing as cli, who speaks in room (which may be empty
+// for a user who only speaks directly), and hands over what bot says.
+func NewUser(t testing.TB, cli *mautrix.Client, bot id.UserID, room id.RoomID) *User {
 	t.Helper()
-	u := &user{t: t, cli: cli, bot: bot, room: room, from: make(chan received, 1024)}
+	u := &User{Client: cli, bot: bot, room: room, from: make(chan Message, 1024)}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	t.Cleanup(func() { cancel(); <-done })
@@ -272,9 +282,9 @@ func newUser(t *testing.T, cli *mautrix.Client, bot id.UserID, room id.RoomID) *
 
 // sync reads the bot's messages until ctx ends, and rides out server
 // restarts by retrying.
-func (u *user) sync(ctx context.Context, since string) {
+func (u *User) sync(ctx context.Context, since string) {
 	for ctx.Err() == nil {
-		resp, err := u.cli.FullSyncRequest(ctx, mautrix.ReqSync{Since: since, Timeout: 5000})
+		resp, err := u.Client.FullSyncRequest(ctx, mautrix.ReqSync{Since: since, Timeout: 5000})
 		if err != nil {
 			time.Sleep(100 * time.Millisecond)
 			continue
@@ -283,7 +293,7 @@ func (u *user) sync(ctx context.Context, since string) {
 		for room, inv := range resp.Rooms.Invite {
 			for _, evt := range inv.State.Events {
 				if evt.Type == event.StateMember && evt.Sender == u.bot {
-					u.cli.JoinRoomByID(ctx, room)
+					u.Client.JoinRoomByID(ctx, room)
 				}
 			}
 		}
@@ -303,40 +313,41 @@ func (u *user) sync(ctx context.Context, since string) {
 					got = adaptertest.Received{Direct: true, Text: got.Text}
 				}
 				u.mu.Unlock()
-				u.from <- received{got, c}
+				u.from <- Message{got, c}
 			}
 		}
 	}
 }
 
-func (u *user) ID() string { return "matrix:" + u.cli.UserID.String() }
+// ID is the identity the adapter reports for the user.
+func (u *User) ID() string { return "matrix:" + u.Client.UserID.String() }
 
 // Say speaks in the room as a current client does: a line that starts
 // with the bot's name also mentions it in m.mentions.
-func (u *user) Say(ctx context.Context, text string) error {
+func (u *User) Say(ctx context.Context, text string) error {
 	return u.say(ctx, u.room, text)
 }
 
-func (u *user) say(ctx context.Context, room id.RoomID, text string) error {
+func (u *User) say(ctx context.Context, room id.RoomID, text string) error {
 	c := &event.MessageEventContent{MsgType: event.MsgText, Body: text, Mentions: &event.Mentions{}}
-	if u.notice {
+	if u.Notice {
 		c.MsgType = event.MsgNotice
 	}
 	if strings.HasPrefix(text, u.bot.Localpart()+":") {
 		c.Mentions.UserIDs = []id.UserID{u.bot}
 	}
-	_, err := u.cli.SendMessageEvent(ctx, room, event.EventMessage, c)
+	_, err := u.Client.SendMessageEvent(ctx, room, event.EventMessage, c)
 	return err
 }
 
 // SayDirect opens a direct chat with the bot the first time, waits for
 // the bot to accept the invite, and speaks there.
-func (u *user) SayDirect(ctx context.Context, text string) error {
+func (u *User) SayDirect(ctx context.Context, text string) error {
 	u.mu.Lock()
 	dm := u.dm
 	u.mu.Unlock()
 	if dm == "" {
-		resp, err := u.cli.CreateRoom(ctx, &mautrix.ReqCreateRoom{
+		resp, err := u.Client.CreateRoom(ctx, &mautrix.ReqCreateRoom{
 			Preset: "trusted_private_chat", IsDirect: true, Invite: []id.UserID{u.bot},
 		})
 		if err != nil {
@@ -346,18 +357,18 @@ func (u *user) SayDirect(ctx context.Context, text string) error {
 		u.mu.Lock()
 		u.dm = dm
 		u.mu.Unlock()
-		if err := u.awaitMember(ctx, dm, u.bot); err != nil {
+		if err := u.AwaitMember(ctx, dm, u.bot); err != nil {
 			return err
 		}
 	}
-	_, err := u.cli.SendMessageEvent(ctx, dm, event.EventMessage, &event.MessageEventContent{MsgType: event.MsgText, Body: text})
+	_, err := u.Client.SendMessageEvent(ctx, dm, event.EventMessage, &event.MessageEventContent{MsgType: event.MsgText, Body: text})
 	return err
 }
 
-// awaitMember waits until who has joined room.
-func (u *user) awaitMember(ctx context.Context, room id.RoomID, who id.UserID) error {
+// AwaitMember waits until who has joined room.
+func (u *User) AwaitMember(ctx context.Context, room id.RoomID, who id.UserID) error {
 	for {
-		resp, err := u.cli.JoinedMembers(ctx, room)
+		resp, err := u.Client.JoinedMembers(ctx, room)
 		if err == nil {
 			if _, ok := resp.Joined[who]; ok {
 				return nil
@@ -371,16 +382,53 @@ func (u *user) awaitMember(ctx context.Context, room id.RoomID, who id.UserID) e
 	}
 }
 
-func (u *user) Next(ctx context.Context) (adaptertest.Received, error) {
-	r, err := u.next(ctx)
+// Next returns the next thing the bot said to the user.
+func (u *User) Next(ctx context.Context) (adaptertest.Received, error) {
+	r, err := u.NextMessage(ctx)
 	return r.Received, err
 }
 
-func (u *user) next(ctx context.Context) (received, error) {
+// NextMessage is Next with the message's whole content.
+func (u *User) NextMessage(ctx context.Context) (Message, error) {
 	select {
 	case r := <-u.from:
 		return r, nil
 	case <-ctx.Done():
-		return received{}, errors.New("nothing received from the bot: " + ctx.Err().Error())
+		return Message{}, errors.New("nothing received from the bot: " + ctx.Err().Error())
 	}
+}
+
+// The world's fixed names.
+const (
+	BotPassword = "bot-password-123"
+	RoomAlias   = "#test:localhost"
+)
+
+// World is a homeserver with the bot's account (seipbot, with
+// BotPassword), a human, alice, and a public room, RoomAlias, that she
+// created and the bot may join.
+type World struct {
+	Server *Server
+	// Bot is the bot's account, for setting up only: the adapter logs in
+	// by itself.
+	Bot   *mautrix.Client
+	Alice *User
+	Room  id.RoomID
+}
+
+// NewWorld starts a homeserver and sets the world up on it.
+func NewWorld(t testing.TB) *World {
+	t.Helper()
+	d := Start(t)
+	w := &World{Server: d, Bot: d.Register("seipbot", BotPassword)}
+	alice := d.Register("alice", "alice-password-123")
+	resp, err := alice.CreateRoom(context.Background(), &mautrix.ReqCreateRoom{
+		Preset: "public_chat", RoomAliasName: "test", Name: "test", // RoomAlias
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Room = resp.RoomID
+	w.Alice = NewUser(t, alice, w.Bot.UserID, w.Room)
+	return w
 }

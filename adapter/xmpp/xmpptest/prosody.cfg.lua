@@ -1,4 +1,4 @@
--- Prosody 0.12 for the XMPP adapter's tests: loopback only, on the ports
+-- Prosody 0.12 for the XMPP tests (xmpptest): loopback only, on the ports
 -- the test chose. The test sets PROSODY_BASE (a folder holding data/, logs/
 -- and certs/ with localhost.crt and localhost.key), PROSODY_PORT (STARTTLS
 -- and plaintext) and PROSODY_TLS_PORT (direct TLS).
