@@ -23,6 +23,25 @@ type Adapter interface {
 	Send(ctx context.Context, r Response) error
 }
 
+// Poster is an adapter whose sending can name the message it made, so the
+// outbox can edit it later through Editor. The outbox calls Post instead
+// of Send when an adapter has it; Post must deliver just as Send does.
+type Poster interface {
+	// Post delivers r and returns a reference to the message it made,
+	// meaningful only to the same adapter's Edit; for a reply sent in
+	// several parts, the last part's. An empty reference means the
+	// message cannot be edited (a reply uploaded as a file).
+	Post(ctx context.Context, r Response) (ref string, err error)
+}
+
+// Editor is an adapter that can replace the text of a message it posted.
+type Editor interface {
+	// Edit makes the message ref (from Post) say r instead. It returns a
+	// Permanent error when it cannot (the message is gone, or r no longer
+	// fits one message), and the outbox then posts r as a new message.
+	Edit(ctx context.Context, ref string, r Response) error
+}
+
 // Inbox accepts inbound messages. Receive blocks while the bot is busy, so a
 // fast adapter is slowed rather than buffered without bound.
 type Inbox interface {

@@ -61,6 +61,15 @@ type Response struct {
 	// and audit as a typed one. Platforms without buttons show only Text,
 	// which must therefore say what to type.
 	Buttons []Button `json:",omitempty"`
+	// Key names the message for a later Replace: a stable name the
+	// caller chooses, such as "job-abc123-progress".
+	Key string `json:",omitempty"`
+	// Replace asks the outbox to edit the message last delivered under
+	// Key instead of posting a new one, where the adapter can edit
+	// (Poster and Editor) and still knows that message. Otherwise the
+	// response is posted as usual, so a caller never has to ask what the
+	// platform can do.
+	Replace bool `json:",omitempty"`
 }
 
 // Button is one choice offered with a Response: Label is shown, Value is

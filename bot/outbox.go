@@ -1,6 +1,7 @@
 package bot
 
 import (
+	"container/list"
 	"context"
 	"crypto/rand"
 	"encoding/base32"
@@ -40,6 +41,23 @@ type Outbox struct {
 	loaded   chan struct{}   // closed once Run has queued the stored items
 	loadOnce sync.Once       // Run may be called again after it returns
 	seq      uint64
+
+	// refs remembers, for each Response.Key, the message it was last
+	// delivered as, so a later Replace can edit it. It lives only in
+	// memory: an edit is a nicety, and after a restart the next Replace
+	// just posts a new message. refOrder keeps it to maxRefs keys, the
+	// least recently used dropped first.
+	refs     map[string]*list.Element
+	refOrder *list.List
+}
+
+// maxRefs bounds the keys the outbox remembers messages for.
+const maxRefs = 10000
+
+// sentRef is where a keyed response went: the adapter's reference to the
+// message, valid only for the same adapter and destination.
+type sentRef struct {
+	key, dest, ref string
 }
 
 // Backoff bounds the delay between delivery attempts.
@@ -72,7 +90,8 @@ func NewOutbox(st store.Store, log *slog.Logger, b Backoff) *Outbox {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Outbox{st: st, log: log, backoff: b, adapters: map[string]Adapter{}, queues: map[string]*outQueue{}, durable: map[string]bool{}, loaded: make(chan struct{})}
+	return &Outbox{st: st, log: log, backoff: b, adapters: map[string]Adapter{}, queues: map[string]*outQueue{}, durable: map[string]bool{}, loaded: make(chan struct{}),
+		refs: map[string]*list.Element{}, refOrder: list.New()}
 }
 
 // AddAdapter makes a delivers through a. The first adapter added receives
@@ -274,7 +293,7 @@ func (o *Outbox) attempt(ctx context.Context, a Adapter, it *outItem) bool {
 		if a == nil {
 			err = Permanent(fmt.Errorf("no adapter named %q", it.Response.Adapter))
 		} else {
-			err = a.Send(ctx, it.Response)
+			err = o.send(ctx, a, it.Response)
 		}
 		if err == nil || IsPermanent(err) {
 			if err != nil {
@@ -297,6 +316,83 @@ func (o *Outbox) attempt(ctx context.Context, a Adapter, it *outItem) bool {
 		case <-t.C:
 		}
 		delay = min(delay*2, o.backoff.Max)
+	}
+}
+
+// send delivers r through a: as an edit of the message last delivered under
+// r.Key when r asks to replace it and a can edit, else as a new message,
+// whose reference is remembered when a can give one.
+func (o *Outbox) send(ctx context.Context, a Adapter, r Response) error {
+	if ed, ok := a.(Editor); ok && r.Replace && r.Key != "" {
+		if ref := o.lookupRef(r); ref != "" {
+			err := ed.Edit(ctx, ref, r)
+			if err == nil || !IsPermanent(err) {
+				return err // done, or retried as an edit
+			}
+			// The message cannot take r (deleted, or r is too long for
+			// one message): say it anew rather than not at all.
+			o.log.Info("outbox: posting instead of editing", "adapter", r.Adapter, "key", r.Key, "err", err)
+			o.forgetRef(r.Key)
+		}
+	}
+	p, ok := a.(Poster)
+	if !ok {
+		return a.Send(ctx, r)
+	}
+	ref, err := p.Post(ctx, r)
+	if err == nil && r.Key != "" {
+		o.rememberRef(r, ref)
+	}
+	return err
+}
+
+// lookupRef returns the reference of the message r.Key names, if it went
+// to r's adapter and destination.
+func (o *Outbox) lookupRef(r Response) string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	e, ok := o.refs[r.Key]
+	if !ok {
+		return ""
+	}
+	s := e.Value.(sentRef)
+	if s.dest != destination(r)+"\x00"+r.Thread {
+		return ""
+	}
+	o.refOrder.MoveToFront(e)
+	return s.ref
+}
+
+// rememberRef records that r.Key now names the message ref, forgetting the
+// least recently used key beyond maxRefs. An empty ref forgets the key, as
+// the message it named is no longer the latest.
+func (o *Outbox) rememberRef(r Response, ref string) {
+	if ref == "" {
+		o.forgetRef(r.Key)
+		return
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	s := sentRef{key: r.Key, dest: destination(r) + "\x00" + r.Thread, ref: ref}
+	if e, ok := o.refs[r.Key]; ok {
+		e.Value = s
+		o.refOrder.MoveToFront(e)
+		return
+	}
+	o.refs[r.Key] = o.refOrder.PushFront(s)
+	for o.refOrder.Len() > maxRefs {
+		old := o.refOrder.Back()
+		o.refOrder.Remove(old)
+		delete(o.refs, old.Value.(sentRef).key)
+	}
+}
+
+func (o *Outbox) forgetRef(key string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if e, ok := o.refs[key]; ok {
+		o.refOrder.Remove(e)
+		delete(o.refs, key)
 	}
 }
 

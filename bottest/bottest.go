@@ -5,6 +5,7 @@ package bottest
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"os"
 	"strconv"
@@ -168,4 +169,76 @@ func Transcript(t testing.TB, opts bot.Options, plugins []bot.Plugin, path strin
 	if got != string(raw) {
 		t.Errorf("transcript %s differs (run with -bottest.update to accept)\n--- got\n%s--- want\n%s", path, got, raw)
 	}
+}
+
+// EditingAdapter is an Adapter that can also edit what it posted
+// (bot.Poster and bot.Editor), as Slack and Mattermost can, so that tests
+// see what a reader would: Messages returns each message as it now reads.
+// Sent still records every post and edit, in order.
+type EditingAdapter struct {
+	*Adapter
+	// FailEdit, when set, is called for each Edit; a non-nil error is
+	// returned to the outbox and the message is left as it was.
+	FailEdit func(ref string, r bot.Response) error
+
+	emu   sync.Mutex
+	msgs  []string // the messages posted, as edited; a ref is an index + 1
+	edits int
+}
+
+var (
+	_ bot.Poster = (*EditingAdapter)(nil)
+	_ bot.Editor = (*EditingAdapter)(nil)
+)
+
+// NewEditingAdapter returns an editing adapter named name that will
+// deliver msgs.
+func NewEditingAdapter(name string, msgs ...*bot.Message) *EditingAdapter {
+	return &EditingAdapter{Adapter: NewAdapter(name, msgs...)}
+}
+
+// Post records r as a new message and returns its reference.
+func (a *EditingAdapter) Post(ctx context.Context, r bot.Response) (string, error) {
+	if err := a.Adapter.Send(ctx, r); err != nil {
+		return "", err
+	}
+	a.emu.Lock()
+	defer a.emu.Unlock()
+	a.msgs = append(a.msgs, r.Text)
+	return strconv.Itoa(len(a.msgs)), nil
+}
+
+// Edit replaces the text of the message ref.
+func (a *EditingAdapter) Edit(_ context.Context, ref string, r bot.Response) error {
+	if a.FailEdit != nil {
+		if err := a.FailEdit(ref, r); err != nil {
+			return err
+		}
+	}
+	a.emu.Lock()
+	defer a.emu.Unlock()
+	i, err := strconv.Atoi(ref)
+	if err != nil || i < 1 || i > len(a.msgs) {
+		return bot.Permanent(errors.New("bottest: no message " + ref))
+	}
+	a.msgs[i-1] = r.Text
+	a.edits++
+	a.mu.Lock()
+	a.sent = append(a.sent, r)
+	a.mu.Unlock()
+	return nil
+}
+
+// Messages returns the text of every message posted, as edited since.
+func (a *EditingAdapter) Messages() []string {
+	a.emu.Lock()
+	defer a.emu.Unlock()
+	return append([]string(nil), a.msgs...)
+}
+
+// Edits returns how many edits succeeded.
+func (a *EditingAdapter) Edits() int {
+	a.emu.Lock()
+	defer a.emu.Unlock()
+	return a.edits
 }
