@@ -15,38 +15,48 @@ import (
 	"github.com/seipbot/seipbot/bot"
 )
 
+var (
+	_ bot.Poster = (*Adapter)(nil)
+	_ bot.Editor = (*Adapter)(nil)
+)
+
 // Send posts r, split into several messages or uploaded as a file when it
 // is long. A reply split into parts is resumed where it failed, so the
 // outbox's retry posts no part twice.
 func (a *Adapter) Send(ctx context.Context, r bot.Response) error {
+	_, err := a.Post(ctx, r)
+	return err
+}
+
+// Post sends r as Send does and returns the last message's reference,
+// "channel:ts" (chat.update needs both), or "" for a reply uploaded as a
+// file, which is not edited.
+func (a *Adapter) Post(ctx context.Context, r bot.Response) (string, error) {
 	channel, err := a.conversation(ctx, r)
 	if err != nil {
-		return err
+		return "", err
 	}
 	text := render(r.Text)
 	if strings.TrimSpace(text) == "" && len(r.Buttons) == 0 {
-		return nil // Slack refuses an empty message; there is nothing to say
+		return "", nil // Slack refuses an empty message; there is nothing to say
 	}
 	if len(text) > a.opts.UploadAbove {
-		return a.upload(ctx, channel, r, text)
+		return "", a.upload(ctx, channel, r, text)
 	}
 	parts := split(text, a.opts.MaxLen)
 	key := channel + "\x00" + r.Thread + "\x00" + r.Text
 	a.mu.Lock()
 	done := a.sent[key]
 	a.mu.Unlock()
+	var ts string
 	for i := done; i < len(parts); i++ {
-		blocks := []slack.Block{section(parts[i])}
-		if i == len(parts)-1 && len(r.Buttons) > 0 {
-			blocks = append(blocks, buttons(r.Buttons))
-		}
-		opts := []slack.MsgOption{slack.MsgOptionText(parts[i], false), slack.MsgOptionBlocks(blocks...)}
+		opts := message(parts[i], i == len(parts)-1, r)
 		if r.Thread != "" {
 			opts = append(opts, slack.MsgOptionTS(r.Thread))
 		}
 		err := a.pace(ctx, channel)
 		if err == nil {
-			_, _, err = a.api.PostMessageContext(ctx, channel, opts...)
+			_, ts, err = a.api.PostMessageContext(ctx, channel, opts...)
 		}
 		if err != nil {
 			err = classify("chat.postMessage", err)
@@ -57,13 +67,46 @@ func (a *Adapter) Send(ctx context.Context, r bot.Response) error {
 				delete(a.sent, key)
 			}
 			a.mu.Unlock()
-			return err
+			return "", err
 		}
 	}
 	a.mu.Lock()
 	delete(a.sent, key)
 	a.mu.Unlock()
-	return nil
+	return channel + ":" + ts, nil
+}
+
+// message is the text and blocks of one part of r; the last part carries
+// r's buttons.
+func message(part string, last bool, r bot.Response) []slack.MsgOption {
+	blocks := []slack.Block{section(part)}
+	if last && len(r.Buttons) > 0 {
+		blocks = append(blocks, buttons(r.Buttons))
+	}
+	return []slack.MsgOption{slack.MsgOptionText(part, false), slack.MsgOptionBlocks(blocks...)}
+}
+
+// errNoEdit is why Edit refuses a response that one message cannot hold;
+// the outbox then posts it as a new one.
+var errNoEdit = errors.New("slack: the reply does not fit one message, so it is not an edit")
+
+// Edit makes the message ref say r, through chat.update. A reply that
+// would be split or uploaded, or is empty, is refused as a permanent
+// error so the outbox posts it instead.
+func (a *Adapter) Edit(ctx context.Context, ref string, r bot.Response) error {
+	channel, ts, ok := strings.Cut(ref, ":")
+	if !ok || channel == "" || ts == "" {
+		return bot.Permanent(fmt.Errorf("slack: %q is not a message reference", ref))
+	}
+	text := render(r.Text)
+	if len(text) > min(a.opts.MaxLen, a.opts.UploadAbove) || strings.TrimSpace(text) == "" && len(r.Buttons) == 0 {
+		return bot.Permanent(errNoEdit)
+	}
+	if err := a.pace(ctx, channel); err != nil {
+		return err
+	}
+	_, _, _, err := a.api.UpdateMessageContext(ctx, channel, ts, message(text, true, r)...)
+	return classify("chat.update", err)
 }
 
 // section is one Block Kit section of mrkdwn. An empty text, which Slack

@@ -61,14 +61,19 @@ type Server struct {
 	attempts  []time.Time // chat.postMessage calls
 	uploads   map[string][]byte
 	openedDMs []string
+	messages  map[string]bool // channel + ts of every message posted, for chat.update
 }
 
-// Post is one message the bot posted, as Slack stored it.
+// Post is one message the bot posted, as Slack stored it, or an edit of
+// one (chat.update): Edited, with TS naming the message edited.
 type Post struct {
 	Channel, Thread, Text string
 	Sections              []string
 	Buttons               []Button
 	File                  []byte
+	// TS is the message's timestamp, Slack's id for it in its channel.
+	TS     string
+	Edited bool
 }
 
 // Button is a button on a Post.
@@ -94,18 +99,20 @@ func (c *fakeConn) write(b []byte) {
 // New starts a fake Slack, stopped when t ends.
 func New(t testing.TB) *Server {
 	f := &Server{
-		t:       t,
-		scopes:  "app_mentions:read,channels:history,groups:history,im:history,chat:write,im:write,files:write",
-		posted:  make(chan Post, 4096),
-		conns:   map[*fakeConn]bool{},
-		acked:   map[string]bool{},
-		uploads: map[string][]byte{},
+		t:        t,
+		scopes:   "app_mentions:read,channels:history,groups:history,im:history,chat:write,im:write,files:write",
+		posted:   make(chan Post, 4096),
+		conns:    map[*fakeConn]bool{},
+		acked:    map[string]bool{},
+		uploads:  map[string][]byte{},
+		messages: map[string]bool{},
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /api/auth.test", f.authTest)
 	mux.HandleFunc("POST /api/apps.connections.open", f.connectionsOpen)
 	mux.HandleFunc("GET /ws", f.websocket)
 	mux.HandleFunc("POST /api/chat.postMessage", f.postMessage)
+	mux.HandleFunc("POST /api/chat.update", f.update)
 	mux.HandleFunc("POST /api/conversations.open", f.conversationsOpen)
 	mux.HandleFunc("POST /api/files.getUploadURLExternal", f.uploadURL)
 	mux.HandleFunc("POST /upload/{id}", f.uploadFile)
@@ -396,16 +403,40 @@ func (f *Server) postMessage(w http.ResponseWriter, r *http.Request) {
 		reply(w, map[string]any{"ok": false, "error": "channel_not_found"})
 		return
 	}
-	p := Post{Channel: ch, Thread: r.FormValue("thread_ts"), Text: r.FormValue("text")}
-	p.Sections, p.Buttons = readBlocks(f.t, r.FormValue("blocks"))
-	f.posted <- p
 	ts := f.NextTS()
+	p := Post{Channel: ch, Thread: r.FormValue("thread_ts"), Text: r.FormValue("text"), TS: ts}
+	p.Sections, p.Buttons = readBlocks(f.t, r.FormValue("blocks"))
+	f.mu.Lock()
+	f.messages[ch+"\x00"+ts] = true
+	f.mu.Unlock()
+	f.posted <- p
 	// Slack delivers the bot's own post to it as a message event.
 	f.Send("events_api", f.Event("event_message.json", map[string]any{
 		"user": BotUser, "bot_id": BotID, "channel": ch, "text": p.Text, "ts": ts, "event_ts": ts, "client_msg_id": nil,
 		"channel_type": map[bool]string{true: "im", false: "channel"}[strings.HasPrefix(ch, DMPrefix)],
 	}), 0)
 	reply(w, map[string]any{"ok": true, "channel": ch, "ts": ts})
+}
+
+// update edits a message the bot posted, as chat.update does, and passes
+// the edit on as a Post marked Edited.
+func (f *Server) update(w http.ResponseWriter, r *http.Request) {
+	if token(r) != BotToken {
+		reply(w, map[string]any{"ok": false, "error": "invalid_auth"})
+		return
+	}
+	ch, ts := r.FormValue("channel"), r.FormValue("ts")
+	f.mu.Lock()
+	known := f.messages[ch+"\x00"+ts]
+	f.mu.Unlock()
+	if !known {
+		reply(w, map[string]any{"ok": false, "error": "message_not_found"})
+		return
+	}
+	p := Post{Channel: ch, TS: ts, Text: r.FormValue("text"), Edited: true}
+	p.Sections, p.Buttons = readBlocks(f.t, r.FormValue("blocks"))
+	f.posted <- p
+	reply(w, map[string]any{"ok": true, "channel": ch, "ts": ts, "text": p.Text})
 }
 
 // readBlocks returns the texts of the section blocks and the buttons.
