@@ -18,34 +18,41 @@ import (
 // stored every post, so a reply cut off by a dropped connection is retried;
 // the parts already stored are not posted again.
 func (a *Adapter) Send(ctx context.Context, r bot.Response) error {
+	_, err := a.Post(ctx, r)
+	return err
+}
+
+var (
+	_ bot.Poster = (*Adapter)(nil)
+	_ bot.Editor = (*Adapter)(nil)
+)
+
+// Post sends r as Send does and returns the id of the last post, or "" for
+// a reply uploaded as a file, which is not edited.
+func (a *Adapter) Post(ctx context.Context, r bot.Response) (string, error) {
 	if strings.TrimSpace(r.Text) == "" {
-		return nil
+		return "", nil
 	}
-	me, err := a.self(ctx)
-	if bot.IsFatal(err) {
-		return bot.Permanent(err)
-	}
+	channel, err := a.destination(ctx, r)
 	if err != nil {
-		return err
-	}
-	channel, err := a.channel(ctx, me, r)
-	if err != nil {
-		return err
+		return "", err
 	}
 	parts := split(r.Text, MaxPost)
 	if len(parts) > a.opts.MaxParts {
-		return a.upload(ctx, channel, r)
+		return "", a.upload(ctx, channel, r)
 	}
 	key := channel + "\x00" + r.Thread + "\x00" + r.Text
 	a.mu.Lock()
 	done := a.progress[key]
 	a.mu.Unlock()
+	var id string
 	for i := done; i < len(parts); i++ {
 		p := &model.Post{ChannelId: channel, RootId: r.Thread, Message: parts[i]}
 		if i == len(parts)-1 {
 			a.addButtons(p, r, channel)
 		}
-		if _, resp, err := a.api.CreatePost(ctx, p); err != nil {
+		created, resp, err := a.api.CreatePost(ctx, p)
+		if err != nil {
 			err = classify("post", resp, err)
 			a.mu.Lock()
 			if i > 0 && !bot.IsPermanent(err) {
@@ -54,12 +61,55 @@ func (a *Adapter) Send(ctx context.Context, r bot.Response) error {
 				delete(a.progress, key)
 			}
 			a.mu.Unlock()
-			return err
+			return "", err
 		}
+		id = created.Id
 	}
 	a.mu.Lock()
 	delete(a.progress, key)
 	a.mu.Unlock()
+	return id, nil
+}
+
+// destination returns the id of the channel r goes to, signing in first
+// if need be.
+func (a *Adapter) destination(ctx context.Context, r bot.Response) (string, error) {
+	me, err := a.self(ctx)
+	if bot.IsFatal(err) {
+		return "", bot.Permanent(err)
+	}
+	if err != nil {
+		return "", err
+	}
+	return a.channel(ctx, me, r)
+}
+
+// Edit makes the post ref say r, by patching its message. A reply longer
+// than one post, or an empty one, is refused as a permanent error so the
+// outbox posts it instead.
+func (a *Adapter) Edit(ctx context.Context, ref string, r bot.Response) error {
+	if strings.TrimSpace(r.Text) == "" || len(split(r.Text, MaxPost)) != 1 {
+		return bot.Permanent(errors.New("mattermost: the reply does not fit one post, so it is not an edit"))
+	}
+	if !model.IsValidId(ref) {
+		return bot.Permanent(fmt.Errorf("mattermost: %q is not a post id", ref))
+	}
+	channel, err := a.destination(ctx, r)
+	if err != nil {
+		return err
+	}
+	p := &model.Post{Message: r.Text}
+	a.addButtons(p, r, channel)
+	patch := &model.PostPatch{Message: &p.Message}
+	if len(p.Attachments()) > 0 {
+		// Only a reply with buttons sets the props: patching them replaces
+		// all of a post's props, including those the server keeps.
+		props := p.GetProps()
+		patch.Props = &props
+	}
+	if _, resp, err := a.api.PatchPost(ctx, ref, patch); err != nil {
+		return classify("edit post", resp, err)
+	}
 	return nil
 }
 
