@@ -74,9 +74,11 @@ type Job struct {
 }
 
 // Work is what a job does. It reports progress through progress, which
-// posts a line to the job's thread, so it should report a handful of times
-// rather than per item. It returns the result as chat text; an error made
-// with bot.Userf is shown as it is, any other only as "failed".
+// posts a line to the job's thread, or, where the adapter can edit, makes
+// the job's one progress message say it; either way it should report a
+// handful of times rather than per item. It returns the result as chat
+// text; an error made with bot.Userf is shown as it is, any other only as
+// "failed".
 type Work func(ctx context.Context, progress func(string)) (string, error)
 
 // DurableSender is the part of the outbox final reports go through, so a
@@ -291,7 +293,12 @@ func (m *Manager) run(ctx context.Context, w bot.Sender, r *running, work Work) 
 		m.mu.Lock()
 		r.job.Progress = line
 		m.mu.Unlock()
-		if err := w.Send(ctx, m.response(r.job, line)); err != nil {
+		// One message per job, edited to the latest line where the
+		// adapter can edit, so progress does not flood the thread; the
+		// outbox posts each line where it cannot.
+		resp := m.response(r.job, line)
+		resp.Key, resp.Replace = "job-"+r.job.ID+"-progress", true
+		if err := w.Send(ctx, resp); err != nil {
 			m.log.Warn("jobs: progress not sent", "job", r.job.ID, "err", err)
 		}
 	}
