@@ -48,6 +48,14 @@ type Inbox interface {
 	Receive(ctx context.Context, m *Message)
 }
 
+// Flusher is the optional ability of an adapter that buffers what Send
+// writes (the shell batches its output). The outbox flushes it before it
+// forgets a durable item, so a reminder or an alert is not lost in a buffer
+// when the process dies.
+type Flusher interface {
+	Flush() error
+}
+
 // permanentError marks a delivery failure that retrying cannot fix.
 type permanentError struct{ err error }
 

@@ -294,6 +294,11 @@ func (o *Outbox) attempt(ctx context.Context, a Adapter, it *outItem) bool {
 			err = Permanent(fmt.Errorf("no adapter named %q", it.Response.Adapter))
 		} else {
 			err = o.send(ctx, a, it.Response)
+			if f, ok := a.(Flusher); ok && err == nil && it.durable {
+				// The stored item goes only once the adapter has really
+				// written it out, not merely buffered it.
+				err = f.Flush()
+			}
 		}
 		if err == nil || IsPermanent(err) {
 			if err != nil {

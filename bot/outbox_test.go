@@ -235,3 +235,58 @@ func TestOutboxWaitsAsLongAsThePlatformAsks(t *testing.T) {
 		}
 	})
 }
+
+// flushingAdapter buffers what it is sent until Flush, like the shell.
+type flushingAdapter struct {
+	*bottest.Adapter
+	mu       sync.Mutex
+	buffered []bot.Response
+	flushes  int
+	failNext bool
+}
+
+func (f *flushingAdapter) Send(ctx context.Context, r bot.Response) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.buffered = append(f.buffered, r)
+	return nil
+}
+
+func (f *flushingAdapter) Flush() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.flushes++
+	if f.failNext {
+		f.failNext = false
+		return errors.New("stdout is gone")
+	}
+	for _, r := range f.buffered {
+		f.Adapter.Send(context.Background(), r)
+	}
+	f.buffered = nil
+	return nil
+}
+
+func TestOutboxFlushesBeforeForgettingDurableItems(t *testing.T) {
+	st := memory.New()
+	a := &flushingAdapter{Adapter: bottest.NewAdapter("test"), failNext: true}
+	o := bot.NewOutbox(st, nil, bot.Backoff{Min: time.Millisecond})
+	o.AddAdapter(a)
+	ctx := context.Background()
+	o.Send(ctx, say("#soc", "reply")) // not durable: no flush needed
+	if err := o.SendDurable(ctx, "r1", say("#soc", "reminder")); err != nil {
+		t.Fatal(err)
+	}
+	runOutbox(t, o)
+	// The first flush failed, so the item stayed stored and was sent again;
+	// the second flush wrote it out and only then was it forgotten.
+	if a.flushes != 2 {
+		t.Errorf("%d flushes, want 2", a.flushes)
+	}
+	if got := fmt.Sprint(a.Texts()); got != "[reply reminder reminder]" {
+		t.Errorf("written out: %s", got)
+	}
+	if keys := storedKeys(t, st); len(keys) != 0 {
+		t.Errorf("store still holds %v", keys)
+	}
+}

@@ -43,7 +43,10 @@ type Adapter struct {
 	once  sync.Once
 }
 
-var _ bot.Adapter = (*Adapter)(nil)
+var (
+	_ bot.Adapter = (*Adapter)(nil)
+	_ bot.Flusher = (*Adapter)(nil)
+)
 
 // New returns a shell adapter. It starts nothing until Run.
 func New(opts Options) *Adapter {
@@ -169,6 +172,14 @@ func (a *Adapter) flusher() {
 			a.mu.Unlock()
 		}
 	}
+}
+
+// Flush writes out everything buffered; the outbox calls it before it
+// forgets a durable item.
+func (a *Adapter) Flush() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.w.Flush()
 }
 
 // Close writes out everything buffered.
