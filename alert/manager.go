@@ -487,7 +487,14 @@ func (m *Manager) send(ctx context.Context, rec *Record, dests []Destination, v 
 	msgs := make([]bot.Durable, len(dests))
 	for i, d := range dests {
 		msgs[i] = bot.Durable{ID: fmt.Sprintf("alert-%s-%d-%d", rec.ID, rec.Sent, i),
-			Response: bot.Response{Adapter: d.Adapter, Room: d.Room, Text: m.render(d, v), Buttons: buttons}}
+			Response: bot.Response{
+				Adapter: d.Adapter, Room: d.Room, Text: m.render(d, v), Buttons: buttons,
+				// Every message about one alert in one room shares a key, so
+				// on adapters that can edit, the resolution updates the
+				// alert's message in place (and drops its button) rather
+				// than adding another line; elsewhere it is posted anew.
+				Key: fmt.Sprintf("alert-%s-%d", rec.ID, i), Replace: v.Kind == KindResolved,
+			}}
 	}
 	if keep && m.shared != nil {
 		e, err := m.entry(rec)

@@ -163,6 +163,13 @@ func TestResolvedFollowUp(t *testing.T) {
 		if len(follow) != 0 {
 			t.Errorf("the resolved follow-up offered buttons %+v", follow)
 		}
+		// On adapters that edit, the resolution replaces the alert's message.
+		rec.mu.Lock()
+		alertMsg, resolved := rec.msgs[0], rec.msgs[1]
+		rec.mu.Unlock()
+		if alertMsg.Key == "" || resolved.Key != alertMsg.Key || alertMsg.Replace || !resolved.Replace {
+			t.Errorf("keys %q/%q, replace %v/%v: want one key, and only the resolution replacing", alertMsg.Key, resolved.Key, alertMsg.Replace, resolved.Replace)
+		}
 	})
 }
 
