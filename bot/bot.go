@@ -39,8 +39,11 @@ type Options struct {
 	ClaimTTL time.Duration
 
 	Outbox *Outbox
-	Logger *slog.Logger
-	Now    func() time.Time
+	// Metrics, when set, is told of messages received, commands handled
+	// and deliveries, by this bot and its outbox.
+	Metrics Metrics
+	Logger  *slog.Logger
+	Now     func() time.Time
 	// MaxInFlight bounds the messages received but not yet handled;
 	// Receive blocks beyond it. Default 1024.
 	MaxInFlight int
@@ -99,6 +102,9 @@ func New(opts Options) (*Bot, error) {
 	}
 	if opts.Outbox == nil {
 		opts.Outbox = NewOutbox(nil, opts.Logger, Backoff{})
+	}
+	if opts.Metrics != nil && opts.Outbox.metrics == nil {
+		opts.Outbox.metrics = opts.Metrics
 	}
 	b := &Bot{
 		opts:     opts,
@@ -229,6 +235,9 @@ func (b *Bot) Receive(ctx context.Context, m *Message) {
 	}
 	if m.Time.IsZero() {
 		m.Time = b.opts.Now()
+	}
+	if b.opts.Metrics != nil {
+		b.opts.Metrics.Received(m.Adapter)
 	}
 	b.lanes.push(m.Adapter+"\x00"+m.Room+"\x00"+m.User.ID, m)
 }

@@ -27,7 +27,11 @@ func (b *Bot) report(next Handler) Handler {
 				err = nil
 			}
 		}()
+		start := time.Now()
 		err = next.Handle(ctx, w, m)
+		if b.opts.Metrics != nil && m.Command != nil {
+			b.opts.Metrics.Handled(m.Command.Words, time.Since(start), err)
+		}
 		if err == nil {
 			return nil
 		}

@@ -28,6 +28,7 @@ const outboxPrefix = "outbox/"
 type Outbox struct {
 	st      store.Store
 	log     *slog.Logger
+	metrics Metrics // nil: not measured
 	backoff Backoff
 
 	mu       sync.Mutex
@@ -299,6 +300,9 @@ func (o *Outbox) attempt(ctx context.Context, a Adapter, it *outItem) bool {
 				// written it out, not merely buffered it.
 				err = f.Flush()
 			}
+		}
+		if o.metrics != nil && a != nil {
+			o.metrics.Delivered(a.Name(), err)
 		}
 		if err == nil || IsPermanent(err) {
 			if err != nil {

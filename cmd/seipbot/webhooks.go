@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/seipbot/seipbot/alert"
 	"github.com/seipbot/seipbot/bot"
@@ -28,14 +27,7 @@ import (
 // alerts only to the rooms mayNotify lets receive them, and, when
 // http.listen is set, the webhook server in front of it. It does no I/O
 // beyond reading the files the configuration names.
-func wireAlerts(cfg *config.Config, st store.Store, out *bot.Outbox, sched *schedule.Scheduler, mayNotify func(room, topic string) bool, log *slog.Logger) (*alert.Manager, *ingest.Server, error) {
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(
-		collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "seipbot_outbox_pending", Help: "Responses waiting for delivery."},
-			func() float64 { return float64(out.Pending()) }),
-	)
+func wireAlerts(cfg *config.Config, st store.Store, out *bot.Outbox, sched *schedule.Scheduler, mayNotify func(room, topic string) bool, reg *prometheus.Registry, log *slog.Logger) (*alert.Manager, *ingest.Server, error) {
 	rules, err := alertRules(cfg.Alerts.Rules)
 	if err != nil {
 		return nil, nil, err
