@@ -1,6 +1,8 @@
 package main
 
 import (
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -12,19 +14,26 @@ import (
 // promMetrics exports the engine's bot.Metrics to Prometheus, on the
 // registry /metrics serves.
 type promMetrics struct {
+	reg       *prometheus.Registry
 	received  *prometheus.CounterVec
 	sent      *prometheus.CounterVec
 	commands  *prometheus.HistogramVec
 	connected *prometheus.GaugeVec
+
+	mu   sync.Mutex
+	down map[string]bool // adapters whose deliveries are being retried
 }
 
 var _ bot.Metrics = (*promMetrics)(nil)
 
 // newRegistry makes the registry /metrics serves, with the process's and
-// the engine's metrics on it.
-func newRegistry(out *bot.Outbox) (*prometheus.Registry, *promMetrics) {
+// the engine's metrics on it; the alert manager and the webhook server add
+// theirs.
+func newRegistry(out *bot.Outbox) *promMetrics {
 	reg := prometheus.NewRegistry()
 	m := &promMetrics{
+		reg:  reg,
+		down: map[string]bool{},
 		received: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "seipbot_messages_received_total", Help: "Messages the adapters delivered to the bot.",
 		}, []string{"adapter"}),
@@ -47,7 +56,7 @@ func newRegistry(out *bot.Outbox) (*prometheus.Registry, *promMetrics) {
 			func() float64 { return float64(out.Pending()) }),
 		m.received, m.sent, m.commands, m.connected,
 	)
-	return reg, m
+	return m
 }
 
 func (m *promMetrics) Received(adapter string) { m.received.WithLabelValues(adapter).Inc() }
@@ -61,6 +70,11 @@ func (m *promMetrics) Handled(command string, d time.Duration, err error) {
 }
 
 func (m *promMetrics) Delivered(adapter string, err error) {
+	if !bot.IsPermanent(err) {
+		m.mu.Lock()
+		m.down[adapter] = err != nil
+		m.mu.Unlock()
+	}
 	switch {
 	case err == nil:
 		m.sent.WithLabelValues(adapter, "ok").Inc()
@@ -72,4 +86,19 @@ func (m *promMetrics) Delivered(adapter string, err error) {
 		m.sent.WithLabelValues(adapter, "retry").Inc()
 		m.connected.WithLabelValues(adapter).Set(0)
 	}
+}
+
+// notDelivering returns the adapters whose last delivery failed and is being
+// retried, for /readyz.
+func (m *promMetrics) notDelivering() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var names []string
+	for name, down := range m.down {
+		if down {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	return names
 }

@@ -25,10 +25,10 @@ func (pinger) Register(r *bot.Registry) error {
 // back what /metrics would serve.
 func TestMetricsExported(t *testing.T) {
 	out := bot.NewOutbox(nil, nil, bot.Backoff{})
-	reg, m := newRegistry(out)
+	m := newRegistry(out)
 	bottest.Run(t, bot.Options{Outbox: out, Metrics: m}, []bot.Plugin{pinger{}}, bottest.DM("a", "ping"), bottest.DM("a", "ping"))
 	m.Delivered("slack", errors.New("connection reset"))
-	families, err := reg.Gather()
+	families, err := m.reg.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,5 +74,13 @@ func TestMetricsExported(t *testing.T) {
 	}
 	if v := value("seipbot_adapter_connected", map[string]string{"adapter": "slack"}); v != 0 {
 		t.Errorf("slack connected = %v after a failed delivery, want 0", v)
+	}
+	// /readyz names the adapter that is not delivering, until it does.
+	if down := m.notDelivering(); len(down) != 1 || down[0] != "slack" {
+		t.Errorf("not delivering: %v, want [slack]", down)
+	}
+	m.Delivered("slack", nil)
+	if down := m.notDelivering(); len(down) != 0 {
+		t.Errorf("not delivering after a success: %v", down)
 	}
 }

@@ -10,10 +10,9 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"text/template"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/seipbot/seipbot/alert"
 	"github.com/seipbot/seipbot/bot"
@@ -27,7 +26,8 @@ import (
 // alerts only to the rooms mayNotify lets receive them, and, when
 // http.listen is set, the webhook server in front of it. It does no I/O
 // beyond reading the files the configuration names.
-func wireAlerts(cfg *config.Config, st store.Store, out *bot.Outbox, sched *schedule.Scheduler, mayNotify func(room, topic string) bool, reg *prometheus.Registry, log *slog.Logger) (*alert.Manager, *ingest.Server, error) {
+func wireAlerts(cfg *config.Config, st store.Store, out *bot.Outbox, sched *schedule.Scheduler, mayNotify func(room, topic string) bool, metrics *promMetrics, log *slog.Logger) (*alert.Manager, *ingest.Server, error) {
+	reg := metrics.reg
 	rules, err := alertRules(cfg.Alerts.Rules)
 	if err != nil {
 		return nil, nil, err
@@ -56,6 +56,9 @@ func wireAlerts(cfg *config.Config, st store.Store, out *bot.Outbox, sched *sche
 		Ready: func(ctx context.Context) error {
 			if _, err := st.Get(ctx, "health/probe"); err != nil && !errors.Is(err, store.ErrNotFound) {
 				return fmt.Errorf("store: %w", err)
+			}
+			if down := metrics.notDelivering(); len(down) > 0 {
+				return fmt.Errorf("adapters not delivering: %s", strings.Join(down, ", "))
 			}
 			return nil
 		},

@@ -353,7 +353,7 @@ func wire(cfg *config.Config, st store.Store, storeDesc string, log *slog.Logger
 	if err != nil {
 		return nil, err
 	}
-	reg, metrics := newRegistry(outbox)
+	metrics := newRegistry(outbox)
 	b, err := bot.New(bot.Options{
 		Claimer:        claimer,
 		Metrics:        metrics,
@@ -372,7 +372,7 @@ func wire(cfg *config.Config, st store.Store, storeDesc string, log *slog.Logger
 		return nil, err
 	}
 	approvals.Inbox = b
-	alerts, web, err := wireAlerts(cfg, st, outbox, sched, auth.MayNotify, reg, log)
+	alerts, web, err := wireAlerts(cfg, st, outbox, sched, auth.MayNotify, metrics, log)
 	if err != nil {
 		return nil, err
 	}
