@@ -164,10 +164,18 @@ type client struct {
 	conn  net.Conn
 	from  chan adaptertest.Received
 	quits chan string // nicks seen quitting
+	// observe, when set, sees every line the client reads, with the
+	// connection it came on, before the client acts on it; it starts
+	// seeing them before newObservedClient returns.
+	observe func(*client, net.Conn, line)
 }
 
 func newClient(t *testing.T, addr, nick, botNick string) *client {
-	c := &client{t: t, addr: addr, nick: nick, botNick: botNick, from: make(chan adaptertest.Received, 1024), quits: make(chan string, 64)}
+	return newObservedClient(t, addr, nick, botNick, nil)
+}
+
+func newObservedClient(t *testing.T, addr, nick, botNick string, observe func(*client, net.Conn, line)) *client {
+	c := &client{t: t, addr: addr, nick: nick, botNick: botNick, from: make(chan adaptertest.Received, 1024), quits: make(chan string, 64), observe: observe}
 	c.connect()
 	t.Cleanup(func() {
 		c.mu.Lock()
@@ -210,6 +218,9 @@ func (c *client) read(conn net.Conn, joined chan struct{}) {
 		l, err := parseLine(strings.TrimRight(raw, "\r\n"))
 		if err != nil {
 			continue
+		}
+		if c.observe != nil {
+			c.observe(c, conn, l)
 		}
 		switch l.command {
 		case "PING":
