@@ -2,7 +2,6 @@ package irc
 
 import (
 	"context"
-	"fmt"
 	"net"
 	"strconv"
 	"strings"
@@ -33,80 +32,29 @@ func TestChaosServerRestart(t *testing.T) {
 	srv := startNgircd(t, false, "")
 	g := newGate(t, srv.addr)
 	h := newHuman(t, srv.addr)
-
 	opts := testOptions(g.addr())
 	opts.PaceEvery = 10 * time.Millisecond
 	a, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := bot.New(bot.Options{
-		Name:   "seipbot",
-		Logger: opts.Logger,
-		Outbox: bot.NewOutbox(nil, nil, bot.Backoff{Min: 50 * time.Millisecond, Max: 500 * time.Millisecond}),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Slower than the pace of commands, so replies queue up in the outbox
-	// and some are waiting when the server dies.
-	if err := b.Use(adaptertest.AckPlugin(120 * time.Millisecond)); err != nil {
-		t.Fatal(err)
-	}
-	b.AddAdapter(a)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- b.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("bot stopped with an error: %v", err)
-		}
-	}()
-	h.awaitBot(t)
-
-	const total, restartAt = 60, 30
-	for n := 1; n <= total; n++ {
-		select {
-		case err := <-done:
-			t.Fatalf("the bot stopped during the test: %v", err)
-		default:
-		}
-		if n == restartAt {
-			// Cut the server off between a command and its PING: this
-			// command is in flight, neither confirmed nor known lost.
+	adaptertest.RunChaos(t, adaptertest.Chaos{
+		Adapter: a,
+		Backoff: bot.Backoff{Min: 50 * time.Millisecond, Max: 500 * time.Millisecond},
+		Ledger:  h.ledger,
+		Send:    h.send,
+		Cut: func(t *testing.T, n int) {
+			// Between the command and its PING: this one is in flight,
+			// neither confirmed nor known lost.
 			h.say(n)
 			g.set(true)
 			srv.stop()
 			srv.start(t)
 			h.reconnect()
 			g.set(false)
-			continue
-		}
-		h.send(t, n)
-		time.Sleep(100 * time.Millisecond)
-	}
-
-	deadline := time.Now().Add(adaptertest.Timeout)
-	for !h.ledger.Answered() && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
-	}
-	// A last round trip: the bot answers one user in one room in order,
-	// so any late or repeated answer arrives before this one.
-	h.sync(t)
-	h.ledger.Check(t)
-	// The bot is fully back when nothing is left in its outbox: a reply
-	// stuck behind the dead connection would show here. (It also keeps
-	// the shutdown from cutting off the last reply's confirmation, which
-	// would leave it pending for the whole drain timeout.)
-	flush, stop := context.WithTimeout(context.Background(), 5*time.Second)
-	defer stop()
-	if err := b.Outbox().Flush(flush); err != nil {
-		t.Errorf("the outbox did not drain after the restart: %v (%d pending)", err, b.Outbox().Pending())
-	}
-	if h.afterRestart == 0 {
-		t.Errorf("no command was acknowledged after the restart: the bot never came back")
-	}
+		},
+		Last: h.last,
+	})
 }
 
 // human is the chaos test's IRC user: the shared test client, plus what it
@@ -115,11 +63,8 @@ type human struct {
 	*client
 	ledger *adaptertest.Ledger
 
-	mu           sync.Mutex
-	botIn        bool // the bot is in #test, as far as the current connection showed
-	pongs        map[string]chan struct{}
-	afterRestart int // commands acknowledged after the restart
-	restarted    bool
+	mu    sync.Mutex
+	pongs map[string]chan struct{}
 }
 
 func newHuman(t *testing.T, addr string) *human {
@@ -144,16 +89,16 @@ func (h *human) observe(c *client, conn net.Conn, l line) {
 	case "353": // NAMES: who was in the channel when we joined
 		for _, n := range strings.Fields(l.param(len(l.params) - 1)) {
 			if strings.TrimLeft(n, "@+%~&") == "seipbot" {
-				h.botIn = true
+				h.ledger.BotIn(true)
 			}
 		}
 	case "JOIN":
 		if l.nick() == "seipbot" {
-			h.botIn = true
+			h.ledger.BotIn(true)
 		}
 	case "PART", "QUIT", "KICK":
 		if l.nick() == "seipbot" || (l.command == "KICK" && l.param(1) == "seipbot") {
-			h.botIn = false
+			h.ledger.BotIn(false)
 		}
 	case "PONG":
 		if ch := h.pongs[l.param(len(l.params)-1)]; ch != nil {
@@ -167,10 +112,12 @@ func (h *human) observe(c *client, conn net.Conn, l line) {
 	}
 }
 
+func command(n int) string { return "seipbot: echo " + strconv.Itoa(n) }
+
 // say says command n without waiting for anything.
 func (h *human) say(n int) {
 	h.ledger.Sent(n)
-	h.write("PRIVMSG #test :seipbot: echo " + strconv.Itoa(n))
+	h.write("PRIVMSG #test :" + command(n))
 }
 
 // send says command n and counts it acknowledged if the bot was in the
@@ -181,71 +128,41 @@ func (h *human) send(t *testing.T, n int) {
 	token := "ack-" + strconv.Itoa(n)
 	ch := make(chan struct{})
 	h.mu.Lock()
-	present := h.botIn
 	h.pongs[token] = ch
 	h.mu.Unlock()
-	h.say(n)
-	h.write("PING :" + token)
-	select {
-	case <-ch:
-	case <-time.After(5 * time.Second):
-		t.Fatalf("the server did not answer the PING after command %d", n)
-	}
-	h.mu.Lock()
-	acked := present && h.botIn
-	if acked && h.restarted {
-		h.afterRestart++
-	}
-	h.mu.Unlock()
-	if acked {
-		h.ledger.Ack(n)
-	}
+	h.ledger.Say(t, n, func() error {
+		if err := h.write("PRIVMSG #test :" + command(n)); err != nil {
+			return err
+		}
+		return h.write("PING :" + token)
+	}, ch, "PONG")
 }
 
 // reconnect joins #test again on the restarted server.
 func (h *human) reconnect() {
 	h.mu.Lock()
-	h.botIn, h.restarted = false, true
 	h.pongs = map[string]chan struct{}{}
 	h.mu.Unlock()
 	h.ledger.Reconnected()
 	h.connect()
 }
 
-// awaitBot waits until the bot is in #test.
-func (h *human) awaitBot(t *testing.T) {
-	t.Helper()
-	deadline := time.Now().Add(adaptertest.Timeout)
-	for {
-		h.mu.Lock()
-		in := h.botIn
-		h.mu.Unlock()
-		if in {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the bot did not join #test")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// sync asks the bot for a last answer and waits for it.
-func (h *human) sync(t *testing.T) {
+// last asks the bot for a last answer and waits for it.
+func (h *human) last(t *testing.T) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), adaptertest.Timeout)
 	defer cancel()
-	h.write("PRIVMSG #test :seipbot: echo end")
+	h.write("PRIVMSG #test :seipbot: echo 0 end")
 	for {
 		r, err := h.Next(ctx)
 		if err != nil {
 			t.Fatalf("the bot did not answer the last command: %v", err)
 		}
-		if r.Text == "ack end" {
+		if r.Text == "ack 0 end" {
 			return
 		}
 		if !strings.HasPrefix(r.Text, "ack ") {
-			t.Errorf("unexpected message from the bot: %s", fmt.Sprint(r))
+			t.Errorf("unexpected message from the bot: %+v", r)
 		}
 	}
 }
