@@ -159,7 +159,7 @@ func (l *Ledger) Answered() bool {
 // server confirms what it took before a crash). The outbox keeps one reply
 // per room in flight, so at most one such duplicate per restart is allowed,
 // and only one whose copies straddle that restart.
-func (l *Ledger) Check(t *testing.T) {
+func (l *Ledger) Check(t testing.TB) {
 	t.Helper()
 	l.mu.Lock()
 	defer l.mu.Unlock()
