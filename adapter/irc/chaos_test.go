@@ -166,3 +166,57 @@ func (h *human) last(t *testing.T) {
 		}
 	}
 }
+
+// TestShutdownDeliversRepliesInHand stops the bot while it is still working
+// on a command: the bot drains its outbox before closing its adapters, so
+// the adapter must stay connected until Close for the reply to go out.
+func TestShutdownDeliversRepliesInHand(t *testing.T) {
+	srv := startNgircd(t, false, "")
+	h := newHuman(t, srv.addr)
+	a, err := New(testOptions(srv.addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := bot.New(bot.Options{Name: "seipbot"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Use(adaptertest.AckPlugin(300 * time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	b.AddAdapter(a)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- b.Run(ctx) }()
+	defer cancel()
+	for !h.ledger.Present() {
+		time.Sleep(20 * time.Millisecond)
+	}
+	ch := make(chan struct{})
+	h.mu.Lock()
+	h.pongs["last"] = ch
+	h.mu.Unlock()
+	h.write("PRIVMSG #test :" + command(1))
+	h.write("PING :last")
+	<-ch
+	time.Sleep(100 * time.Millisecond) // the bot is inside the handler now
+	began := time.Now()
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("bot stopped with an error: %v", err)
+		}
+	case <-time.After(adaptertest.Timeout):
+		t.Fatal("the bot did not stop")
+	}
+	if d := time.Since(began); d > 5*time.Second {
+		t.Errorf("the bot took %s to stop: it waited out its drain timeout", d)
+	}
+	wait, stop := context.WithTimeout(context.Background(), 2*time.Second)
+	defer stop()
+	r, err := h.Next(wait)
+	if err != nil || r.Text != "ack 1" {
+		t.Errorf("after the shutdown the human received %+v, %v; want the reply in hand, \"ack 1\"", r, err)
+	}
+}
