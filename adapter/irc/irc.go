@@ -98,6 +98,18 @@ type Adapter struct {
 	mu    sync.Mutex
 	cur   *session      // nil while not connected
 	ready chan struct{} // closed when cur is set
+	// ended yields the end of the session Run left connected when its
+	// context ended: the bot delivers the replies it has in hand before it
+	// calls Close, which quits.
+	ended chan error
+	// stopped is set, under inMu, when Run returns: the reader may outlive
+	// Run, but must not hand the bot a message once Run has returned, as the
+	// bot waits for the messages in hand only until then.
+	inMu    sync.RWMutex
+	stopped bool
+	// closing ends the connection (with QUIT) when Close is called.
+	closing context.Context
+	close   context.CancelFunc
 }
 
 var _ bot.Adapter = (*Adapter)(nil)
@@ -149,6 +161,7 @@ func New(opts Options) (*Adapter, error) {
 		return nil, fmt.Errorf("%w: unknown auth %q", ErrConfig, opts.Auth)
 	}
 	a := &Adapter{opts: opts, log: opts.Logger, pace: newPacer(opts.PaceBurst, opts.PaceEvery), ready: make(chan struct{}), proto: "irc"}
+	a.closing, a.close = context.WithCancel(context.Background())
 	if !opts.Insecure {
 		host, _, err := net.SplitHostPort(opts.Addr)
 		if err != nil {
@@ -185,17 +198,49 @@ func (a *Adapter) Name() string { return "irc" }
 
 // Run connects, and reconnects with backoff whenever the connection ends,
 // until ctx is cancelled. It returns an error only when the server refuses
-// the bot's credentials or nick.
+// the bot's credentials or nick. When ctx ends it stops reading messages
+// but leaves the connection up, so replies still in hand can be sent
+// (and confirmed) until Close.
 func (a *Adapter) Run(ctx context.Context, in bot.Inbox) error {
+	a.inMu.Lock()
+	a.stopped = false
+	a.inMu.Unlock()
 	return bot.Redial(ctx, bot.Backoff{Min: a.opts.BackoffMin, Max: a.opts.BackoffMax},
 		func(ctx context.Context) (bool, error) {
 			s := &session{a: a, in: in, pongs: map[string]chan struct{}{}, done: make(chan struct{})}
-			err := s.run(ctx)
-			return s.joined, err
+			ended := make(chan error, 1)
+			go func() { ended <- s.run(ctx) }()
+			select {
+			case err := <-ended:
+				return s.joined, err
+			case <-ctx.Done():
+				// The bot stops taking messages but keeps the connection,
+				// so the replies in hand can still go out; Close quits.
+				a.inMu.Lock()
+				a.stopped = true
+				a.inMu.Unlock()
+				a.mu.Lock()
+				a.ended = ended
+				a.mu.Unlock()
+				return false, nil
+			}
 		},
 		func(err error, wait time.Duration) {
 			a.log.Warn("irc: disconnected; reconnecting", "addr", a.opts.Addr, "err", err, "retry_in", wait)
 		})
+}
+
+// Close quits the connection Run left up, and returns once it is gone.
+func (a *Adapter) Close() error {
+	a.close()
+	a.mu.Lock()
+	ended := a.ended
+	a.ended = nil
+	a.mu.Unlock()
+	if ended != nil {
+		<-ended
+	}
+	return nil
 }
 
 // sendWait bounds how long Send waits for a connection before it lets the
@@ -330,7 +375,8 @@ func (s *session) run(ctx context.Context) error {
 		return err
 	}
 	defer s.conn.Close()
-	stop := context.AfterFunc(ctx, func() {
+	// Not on ctx: the connection outlives Run until Close (see Run).
+	stop := context.AfterFunc(s.a.closing, func() {
 		s.write("QUIT :shutting down")
 		s.conn.Close()
 	})
@@ -717,6 +763,11 @@ func (s *session) privmsg(ctx context.Context, l line) {
 		}
 	} else {
 		m.Room, m.Direct = nick, true
+	}
+	s.a.inMu.RLock()
+	defer s.a.inMu.RUnlock()
+	if s.a.stopped {
+		return // Run has returned: the bot takes no new messages
 	}
 	s.in.Receive(ctx, m)
 }

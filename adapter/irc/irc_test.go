@@ -85,6 +85,7 @@ func runAdapter(t *testing.T, a *Adapter) recorder {
 		if err := <-done; err != nil {
 			t.Errorf("Run: %v", err)
 		}
+		a.Close()
 	})
 	wait, stop := context.WithTimeout(ctx, adaptertest.Timeout)
 	defer stop()
