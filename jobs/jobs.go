@@ -115,10 +115,14 @@ type Manager struct {
 	opts Options
 	log  *slog.Logger
 
-	mu      sync.Mutex
-	base    context.Context // set by Run; nil while not running
-	running map[string]*running
-	wg      sync.WaitGroup
+	mu   sync.Mutex
+	base context.Context // set by Run; nil while not running
+	// ready is closed once Run first accepts jobs: a command that arrives
+	// while the bot is still starting waits for it instead of failing.
+	ready     chan struct{}
+	readyOnce sync.Once
+	running   map[string]*running
+	wg        sync.WaitGroup
 }
 
 // running is a job in progress in this process.
@@ -159,7 +163,7 @@ func New(opts Options) (*Manager, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Manager{opts: opts, log: opts.Logger, running: map[string]*running{}}, nil
+	return &Manager{opts: opts, log: opts.Logger, running: map[string]*running{}, ready: make(chan struct{})}, nil
 }
 
 // Run reports the jobs an earlier process left running as interrupted,
@@ -179,6 +183,7 @@ func (m *Manager) Run(ctx context.Context) error {
 	// shutdown.
 	m.base = context.WithoutCancel(ctx)
 	m.mu.Unlock()
+	m.readyOnce.Do(func() { close(m.ready) })
 	<-ctx.Done()
 	m.mu.Lock()
 	m.base = nil
@@ -246,6 +251,11 @@ func (m *Manager) Start(ctx context.Context, w bot.Sender, spec Spec, work Work)
 		ID: newID(), Title: spec.Title, Owner: spec.Owner.ID, OwnerName: spec.Owner.Name,
 		Adapter: spec.Adapter, Room: spec.Room, Direct: spec.Direct, Thread: spec.Thread,
 		State: Running, Started: m.opts.Now(),
+	}
+	select {
+	case <-m.ready:
+	case <-ctx.Done():
+		return Job{}, ErrNotRunning
 	}
 	m.mu.Lock()
 	if m.base == nil {

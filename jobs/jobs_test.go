@@ -312,7 +312,27 @@ func TestRetention(t *testing.T) {
 
 func TestStartBeforeRun(t *testing.T) {
 	m, _ := New(Options{Store: memory.New(), Out: newSink()})
-	if _, err := m.Start(context.Background(), newSink(), alice, blocked); !errors.Is(err, ErrNotRunning) {
+	// Without Run, Start gives up when its context does.
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := m.Start(ctx, newSink(), alice, blocked); !errors.Is(err, ErrNotRunning) {
 		t.Errorf("Start before Run: %v", err)
+	}
+	// A command that arrives while the bot is still starting waits for Run
+	// rather than failing.
+	started := make(chan error, 1)
+	go func() {
+		_, err := m.Start(context.Background(), newSink(), alice, blocked)
+		started <- err
+	}()
+	runCtx, stop := context.WithCancel(context.Background())
+	ran := make(chan error, 1)
+	go func() { ran <- m.Run(runCtx) }()
+	if err := <-started; err != nil {
+		t.Errorf("Start waiting for Run: %v", err)
+	}
+	stop()
+	if err := <-ran; err != nil {
+		t.Fatal(err)
 	}
 }
