@@ -23,16 +23,25 @@ type human struct {
 	botNick  string
 	password string // the room's, when alice protects it
 
+	// observe, when set before connect, sees every stanza of the current
+	// connection before the human acts on it.
+	observe func(*stanza)
+
 	mu     sync.Mutex
 	s      *session
 	joined chan struct{}
+	conns  int // connections made; only the last one's stanzas count
 	got    chan adaptertest.Received
 }
 
 var _ adaptertest.Client = (*human)(nil)
 
 func newHuman(t *testing.T, p *xmpptest.Server, room string) *human {
-	h := &human{p: p, room: room, botNick: "seipbot", got: make(chan adaptertest.Received, 4096)}
+	return newObservedHuman(t, p, room, nil)
+}
+
+func newObservedHuman(t *testing.T, p *xmpptest.Server, room string, observe func(*stanza)) *human {
+	h := &human{p: p, room: room, botNick: "seipbot", got: make(chan adaptertest.Received, 4096), observe: observe}
 	h.connect(t)
 	t.Cleanup(func() { h.session().close(errDisconnected) })
 	return h
@@ -49,9 +58,21 @@ func (h *human) connect(t *testing.T) {
 	joined := make(chan struct{})
 	h.mu.Lock()
 	h.joined = joined
+	h.conns++
+	conn := h.conns
 	h.mu.Unlock()
+	// A dead connection's reader may still be working through what it
+	// read before the server went; none of that is news any more.
+	handle := func(st *stanza) {
+		h.mu.Lock()
+		current := conn == h.conns
+		h.mu.Unlock()
+		if current {
+			h.handle(st)
+		}
+	}
 	s, err := dial(ctx, dialConfig{local: "alice", domain: "localhost", password: xmpptest.AlicePassword, resource: "test",
-		address: h.p.Addr(), tls: h.p.TLSConfig(), handle: h.handle})
+		address: h.p.Addr(), tls: h.p.TLSConfig(), handle: handle})
 	if err != nil {
 		t.Fatalf("alice cannot log in: %v", err)
 	}
@@ -75,6 +96,9 @@ func (h *human) session() *session {
 }
 
 func (h *human) handle(st *stanza) {
+	if h.observe != nil {
+		h.observe(st)
+	}
 	room, nick := bareAndResource(st.From)
 	if st.XMLName.Local == "presence" {
 		if room == h.room && nick == "alice" && st.Type == "" {

@@ -124,6 +124,9 @@ type Client struct {
 	nick string
 
 	from chan adaptertest.Received
+	// observe, when set, sees every line of the current connection
+	// before the client acts on it.
+	observe func(Line)
 
 	mu      sync.Mutex // guards conn and botNick
 	conn    net.Conn
@@ -135,7 +138,16 @@ var _ adaptertest.Client = (*Client)(nil)
 // NewClient connects as nick to the server at addr and joins Room; it
 // hands over what botNick says, in Room or directly.
 func NewClient(t testing.TB, addr, nick, botNick string) *Client {
-	c := &Client{t: t, addr: addr, nick: nick, botNick: botNick, from: make(chan adaptertest.Received, 1024), Quits: make(chan string, 64)}
+	return NewObservedClient(t, addr, nick, botNick, nil)
+}
+
+// NewObservedClient is NewClient with observe seeing every line the client
+// reads on its current connection, before the client acts on it; it
+// starts seeing them before NewObservedClient returns. Lines a dead
+// connection's reader is still draining after Connect replaced it are not
+// shown. observe runs on the reading goroutine.
+func NewObservedClient(t testing.TB, addr, nick, botNick string, observe func(Line)) *Client {
+	c := &Client{t: t, addr: addr, nick: nick, botNick: botNick, from: make(chan adaptertest.Received, 1024), Quits: make(chan string, 64), observe: observe}
 	c.Connect()
 	t.Cleanup(func() {
 		c.mu.Lock()
@@ -175,14 +187,17 @@ func (c *Client) read(conn net.Conn, joined chan struct{}) {
 		if err != nil {
 			return
 		}
-		from, command, params := split(strings.TrimRight(raw, "\r\n"))
-		param := func(i int) string {
-			if i < len(params) {
-				return params[i]
+		l := split(strings.TrimRight(raw, "\r\n"))
+		if c.observe != nil {
+			c.mu.Lock()
+			current := conn == c.conn
+			c.mu.Unlock()
+			if current {
+				c.observe(l)
 			}
-			return ""
 		}
-		switch command {
+		from, param := l.Nick, l.Param
+		switch l.Command {
 		case "PING":
 			c.write("PONG :" + param(0))
 		case "366": // end of NAMES: the join is complete
@@ -208,26 +223,46 @@ func (c *Client) read(conn net.Conn, joined chan struct{}) {
 	}
 }
 
+// Line is a line the client read from the server, taken apart.
+type Line struct {
+	// Nick is the sender's nick, empty for the server's own lines.
+	Nick    string
+	Command string
+	Params  []string
+}
+
+// Param returns parameter i, or "" when there are fewer.
+func (l Line) Param(i int) string {
+	if i < len(l.Params) {
+		return l.Params[i]
+	}
+	return ""
+}
+
+// Last returns the last parameter, or "" when there is none.
+func (l Line) Last() string { return l.Param(len(l.Params) - 1) }
+
 // split takes a server line apart: the sender's nick, the command and the
 // parameters. ngIRCd sends no message tags to a client that did not ask
 // for them, so this is all a human's client needs; the adapter's own
 // parser is not used here, so that its mistakes cannot hide in the test.
-func split(s string) (nick, command string, params []string) {
+func split(s string) Line {
+	var l Line
 	if strings.HasPrefix(s, ":") {
 		var prefix string
 		prefix, s, _ = strings.Cut(s[1:], " ")
-		nick, _, _ = strings.Cut(prefix, "!")
+		l.Nick, _, _ = strings.Cut(prefix, "!")
 	}
 	s, trailing, hasTrailing := strings.Cut(s, " :")
 	fields := strings.Fields(s)
 	if len(fields) == 0 {
-		return nick, "", nil
+		return l
 	}
-	params = fields[1:]
+	l.Command, l.Params = fields[0], fields[1:]
 	if hasTrailing {
-		params = append(params, trailing)
+		l.Params = append(l.Params, trailing)
 	}
-	return nick, fields[0], params
+	return l
 }
 
 func (c *Client) write(line string) error {
