@@ -39,19 +39,17 @@ alerts:
     - rooms: [{room: "#soc"}]
 `
 
-// TestCrashChild is seipbot itself, run by TestKillNineKeepsAcknowledged
-// in a child process that it kills.
-func TestCrashChild(t *testing.T) {
-	args := os.Getenv(crashChildArgs)
-	if args == "" {
-		t.Skip("run by TestKillNineKeepsAcknowledged")
-	}
+// runCrashChild is seipbot itself, run by TestKillNineKeepsAcknowledged
+// in a child process that it kills; TestMain starts it when crashChildArgs
+// is set.
+func runCrashChild(args string) int {
 	var list []string
 	if err := json.Unmarshal([]byte(args), &list); err != nil {
-		t.Fatal(err)
+		fmt.Fprintln(os.Stderr, err)
+		return 2
 	}
 	c := &cli{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, env: os.Environ()}
-	os.Exit(c.main(context.Background(), list))
+	return c.main(context.Background(), list)
 }
 
 // TestKillNineKeepsAcknowledged drives a running seipbot, which stores
@@ -63,9 +61,6 @@ func TestCrashChild(t *testing.T) {
 // exactly once and was announced in the room, what was in flight at a kill
 // is there at most once, the store opens and the audit chain verifies.
 func TestKillNineKeepsAcknowledged(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts and kills seipbot twenty times")
-	}
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "seipbot.yaml")
 	if err := os.WriteFile(cfgPath, []byte(crashConfig), 0o600); err != nil {
@@ -243,7 +238,7 @@ func startCrashChild(t *testing.T, data, cfgPath string) *crashChild {
 	ln.Close()
 	c := &crashChild{t: t, out: &syncBuffer{}, errs: &syncBuffer{}, addr: addr, exited: make(chan struct{}),
 		client: &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}}
-	c.cmd = exec.Command(os.Args[0], "-test.run=^TestCrashChild$")
+	c.cmd = exec.Command(os.Args[0], "-test.run=^$")
 	args, _ := json.Marshal([]string{"shell", "--config", cfgPath, "--data-dir", data, "--user", "alice"})
 	c.cmd.Env = append(os.Environ(), crashChildArgs+"="+string(args), "SEIPBOT_SECRET_KEY="+crashKey,
 		"SEIPBOT_HTTP_LISTEN="+addr, "HOME="+t.TempDir())

@@ -37,9 +37,13 @@ import (
 // server is.
 const lineAddrEnv = "SEIPBOT_TEST_LINE_ADDR"
 
-// TestMain makes the test binary a replica when lineAddrEnv is set, and
+// TestMain makes the test binary seipbot for the crash test when
+// crashChildArgs is set, a replica when lineAddrEnv is set, and
 // runs the tests otherwise.
 func TestMain(m *testing.M) {
+	if args := os.Getenv(crashChildArgs); args != "" {
+		os.Exit(runCrashChild(args))
+	}
 	if addr := os.Getenv(lineAddrEnv); addr != "" {
 		if err := replicaProcess(addr); err != nil {
 			fmt.Fprintln(os.Stderr, err)
