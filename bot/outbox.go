@@ -226,6 +226,11 @@ func (o *Outbox) Run(ctx context.Context) error {
 			return nil
 		})
 		if err != nil {
+			if ctx.Err() != nil {
+				// Stopped before it finished loading: what was stored stays
+				// stored for the next Run.
+				return nil
+			}
 			return fmt.Errorf("outbox: load: %w", err)
 		}
 	}
