@@ -43,6 +43,13 @@ type Outbox struct {
 	loadOnce sync.Once       // Run may be called again after it returns
 	seq      uint64
 
+	// shared, when set, holds the durable items instead of the store: the
+	// bot is one of several replicas, and each item is delivered by the
+	// one that takes it (see ShareThrough).
+	shared    WorkQueue
+	keepEvery time.Duration
+	taken     map[string]bool // queue ids of the items this replica holds
+
 	// refs remembers, for each Response.Key, the message it was last
 	// delivered as, so a later Replace can edit it. It lives only in
 	// memory: an edit is a nicety, and after a restart the next Replace
@@ -77,6 +84,7 @@ type outItem struct {
 	Queued   time.Time `json:"queued"`
 	Response Response  `json:"response"`
 	durable  bool
+	qid      string // the item's id in the shared queue, if it came from one
 }
 
 // NewOutbox returns an outbox that keeps durable items in st (nil keeps
@@ -92,7 +100,21 @@ func NewOutbox(st store.Store, log *slog.Logger, b Backoff) *Outbox {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Outbox{st: st, log: log, backoff: b, adapters: map[string]Adapter{}, queues: map[string]*outQueue{}, durable: map[string]bool{}, loaded: make(chan struct{}),
-		refs: map[string]*list.Element{}, refOrder: list.New()}
+		refs: map[string]*list.Element{}, refOrder: list.New(), taken: map[string]bool{}}
+}
+
+// ShareThrough makes q, shared with the bot's other replicas, hold the
+// durable items instead of the store: each is delivered by the replica
+// that takes it from q, and one whose replica dies is taken over by
+// another, instead of every replica loading every stored item at start.
+// The outbox tells q every keepEvery that it is still delivering what it
+// took, so q's idle limit must be several times keepEvery. Order holds
+// per room among the items one replica takes, not across replicas. Call
+// it before Run.
+func (o *Outbox) ShareThrough(q WorkQueue, keepEvery time.Duration) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.shared, o.keepEvery = q, keepEvery
 }
 
 // AddAdapter makes a delivers through a. The first adapter added receives
@@ -150,6 +172,9 @@ func (o *Outbox) SendDurableWith(ctx context.Context, items []Durable, records .
 		queued[i] = &outItem{ID: d.ID, Seq: o.seq, Queued: now, Response: d.Response, durable: true}
 	}
 	o.mu.Unlock()
+	if o.shared != nil {
+		return o.enqueueShared(ctx, queued, records)
+	}
 	entries := make([]store.Entry, 0, len(items)+len(records))
 	for _, it := range queued {
 		b, err := json.Marshal(it)
@@ -212,10 +237,11 @@ func (o *Outbox) startLocked(key string, q *outQueue) {
 }
 
 // Run loads the durable items left by an earlier process, then delivers
-// until ctx is cancelled.
+// until ctx is cancelled. With a shared queue it instead takes durable
+// items from the queue as they come.
 func (o *Outbox) Run(ctx context.Context) error {
 	var left []*outItem
-	if o.st != nil {
+	if o.st != nil && o.shared == nil {
 		err := o.st.Scan(ctx, outboxPrefix, func(key string, v []byte) error {
 			it := &outItem{durable: true}
 			if err := json.Unmarshal(v, it); err != nil {
@@ -252,6 +278,10 @@ func (o *Outbox) Run(ctx context.Context) error {
 	}
 	o.mu.Unlock()
 	o.loadOnce.Do(func() { close(o.loaded) })
+	if o.shared != nil {
+		o.take(ctx)
+		return nil
+	}
 	<-ctx.Done()
 	return nil
 }
@@ -314,22 +344,33 @@ func (o *Outbox) attempt(ctx context.Context, a Adapter, it *outItem) bool {
 				o.log.Error("outbox: giving up on a response", "adapter", it.Response.Adapter, "room", it.Response.Room, "err", err)
 			}
 			if it.durable {
-				if derr := o.st.Delete(context.WithoutCancel(ctx), outboxPrefix+it.ID); derr != nil {
-					o.log.Error("outbox: delivered item not removed; it may be sent again", "id", it.ID, "err", derr)
-				}
+				o.forget(context.WithoutCancel(ctx), it)
 			}
 			return true
 		}
 		wait := max(delay, retryDelay(err))
 		o.log.Warn("outbox: delivery failed, will retry", "adapter", it.Response.Adapter, "attempt", tries, "retry_in", wait, "err", err)
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !Sleep(ctx, wait) {
 			return false
-		case <-t.C:
 		}
 		delay = min(delay*2, o.backoff.Max)
+	}
+}
+
+// forget removes the durable item it, delivered or given up on, from where
+// it waited.
+func (o *Outbox) forget(ctx context.Context, it *outItem) {
+	var err error
+	if it.qid != "" {
+		err = o.shared.Ack(ctx, it.qid)
+		o.mu.Lock()
+		delete(o.taken, it.qid)
+		o.mu.Unlock()
+	} else {
+		err = o.st.Delete(ctx, outboxPrefix+it.ID)
+	}
+	if err != nil {
+		o.log.Error("outbox: delivered item not removed; it may be sent again", "id", it.ID, "err", err)
 	}
 }
 

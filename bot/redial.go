@@ -53,13 +53,22 @@ func Redial(ctx context.Context, b Backoff, session func(context.Context) (up bo
 		}
 		wait := delay/2 + rand.N(delay/2+1)
 		onRetry(err, wait)
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !Sleep(ctx, wait) {
 			return nil
-		case <-t.C:
 		}
 		delay = min(2*delay, b.Max)
+	}
+}
+
+// Sleep waits for d and reports whether it did, rather than ctx ending
+// first: the pause between retries of everything that retries.
+func Sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
 	}
 }

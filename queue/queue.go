@@ -1,9 +1,11 @@
-// Package queue is a work queue on a Redis stream with a consumer group:
-// long jobs and deliveries that must be finished even if the replica that
-// took them dies. Each entry goes to one consumer and stays pending until
-// acknowledged; an entry left pending longer than MinIdle (its consumer
-// died or hung) is taken over by the next consumer that asks (XAUTOCLAIM).
-// Delivery is therefore at least once: a job must be safe to run again.
+// Package queue is a work queue on a Redis stream with a consumer group, a
+// bot.WorkQueue: deliveries and other work that must be finished even if
+// the replica that took it dies. Each entry goes to one consumer and stays
+// pending until acknowledged; a consumer still working on an entry says so
+// with Keep, and an entry left pending longer than MinIdle without that
+// (its consumer died or hung) is taken over by the next consumer that asks
+// (XAUTOCLAIM). Delivery is therefore at least once: work must be safe to
+// do again.
 package queue
 
 import (
@@ -16,6 +18,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/seipbot/seipbot/bot"
 	"github.com/seipbot/seipbot/store/redis"
 	"github.com/seipbot/seipbot/store/sealed"
 )
@@ -30,22 +33,15 @@ type Options struct {
 	// Consumer names this replica within the group; it must differ
 	// between replicas.
 	Consumer string
-	// MinIdle is how long an entry may stay pending with its consumer
-	// before another takes it over: longer than a job takes. Default 1m.
+	// MinIdle is how long an entry may stay pending with its consumer,
+	// without a Keep, before another takes it over. Default 1m.
 	MinIdle time.Duration
 	// Keyring seals payloads, so the stream holds no plaintext.
 	Keyring *sealed.Keyring
 	Logger  *slog.Logger
 }
 
-// Job is one entry handed to a consumer.
-type Job struct {
-	ID      string
-	Payload []byte
-	// Reclaimed is set when the job was taken over from a consumer that
-	// did not acknowledge it in time.
-	Reclaimed bool
-}
+var _ bot.WorkQueue = (*Queue)(nil)
 
 // Queue is one replica's handle on a work queue. Make it with New.
 type Queue struct {
@@ -74,7 +70,7 @@ func New(c goredis.UniversalClient, prefix string, o Options) *Queue {
 // payloadField is the stream entry's one field.
 const payloadField = "p"
 
-// Enqueue adds a job and returns its id once Redis has it.
+// Enqueue adds payload as an entry and returns its id once Redis has it.
 func (q *Queue) Enqueue(ctx context.Context, payload []byte) (string, error) {
 	id, err := q.c.XAdd(ctx, &goredis.XAddArgs{
 		Stream: q.stream,
@@ -99,12 +95,12 @@ func (q *Queue) group(ctx context.Context) error {
 	return nil
 }
 
-// Consume returns up to n jobs for this consumer: first those left
+// Take returns up to n entries for this consumer: first those left
 // pending by others for MinIdle, then new ones, waiting up to block for
 // one to come (keep block short: a cancelled ctx may not cut the wait).
-// It returns no jobs and no error when none came. Call Ack for each job
-// once it is done.
-func (q *Queue) Consume(ctx context.Context, n int, block time.Duration) ([]Job, error) {
+// It returns none and no error when none came. Call Ack for each entry
+// once it is done, and Keep while it takes long.
+func (q *Queue) Take(ctx context.Context, n int, block time.Duration) ([]bot.Taken, error) {
 	if err := q.group(ctx); err != nil {
 		return nil, err
 	}
@@ -128,7 +124,7 @@ func (q *Queue) Consume(ctx context.Context, n int, block time.Duration) ([]Job,
 	if err != nil {
 		return nil, redis.Err(ctx, err)
 	}
-	var jobs []Job
+	var jobs []bot.Taken
 	for _, s := range streams {
 		jobs = append(jobs, q.jobs(ctx, s.Messages, false)...)
 	}
@@ -138,8 +134,8 @@ func (q *Queue) Consume(ctx context.Context, n int, block time.Duration) ([]Job,
 // jobs opens the payloads of msgs. An entry that does not open was not
 // written by a holder of the key, or was altered: it is logged and
 // acknowledged, since handing it out again could never succeed.
-func (q *Queue) jobs(ctx context.Context, msgs []goredis.XMessage, reclaimed bool) []Job {
-	var jobs []Job
+func (q *Queue) jobs(ctx context.Context, msgs []goredis.XMessage, reclaimed bool) []bot.Taken {
+	var jobs []bot.Taken
 	for _, m := range msgs {
 		raw, _ := m.Values[payloadField].(string)
 		payload, err := q.o.Keyring.Open([]byte(raw), []byte(q.stream))
@@ -150,12 +146,24 @@ func (q *Queue) jobs(ctx context.Context, msgs []goredis.XMessage, reclaimed boo
 			}
 			continue
 		}
-		jobs = append(jobs, Job{ID: m.ID, Payload: payload, Reclaimed: reclaimed})
+		jobs = append(jobs, bot.Taken{ID: m.ID, Payload: payload, Reclaimed: reclaimed})
 	}
 	return jobs
 }
 
-// Ack marks the job with id done and removes it from the stream.
+// Keep resets the idle time of the entries ids, which this consumer holds,
+// so that no other consumer takes them over while it works on them.
+func (q *Queue) Keep(ctx context.Context, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	err := q.c.XClaimJustID(ctx, &goredis.XClaimArgs{
+		Stream: q.stream, Group: q.o.Group, Consumer: q.o.Consumer, Messages: ids,
+	}).Err()
+	return redis.Err(ctx, err)
+}
+
+// Ack marks the entry with id done and removes it from the stream.
 func (q *Queue) Ack(ctx context.Context, id string) error {
 	_, err := q.c.TxPipelined(ctx, func(p goredis.Pipeliner) error {
 		p.XAck(ctx, q.stream, q.o.Group, id)

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/seipbot/seipbot/bot"
 	"github.com/seipbot/seipbot/queue"
 	"github.com/seipbot/seipbot/store/redis/redistest"
 	"github.com/seipbot/seipbot/store/sealed"
@@ -34,13 +35,13 @@ func TestDeadConsumersJobsAreFinished(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	took, err := a.Consume(ctx, 2, 100*time.Millisecond)
+	took, err := a.Take(ctx, 2, 100*time.Millisecond)
 	if err != nil || len(took) != 2 || string(took[0].Payload) != "scan 1 "+marker {
 		t.Fatalf("A consumed %+v, %v; want the first two jobs", took, err)
 	}
 	ca.Close() // A dies holding both
 
-	finished := func(jobs []queue.Job) []string {
+	finished := func(jobs []bot.Taken) []string {
 		t.Helper()
 		var done []string
 		for _, j := range jobs {
@@ -54,7 +55,7 @@ func TestDeadConsumersJobsAreFinished(t *testing.T) {
 		}
 		return done
 	}
-	jobs, err := b.Consume(ctx, 10, 100*time.Millisecond)
+	jobs, err := b.Take(ctx, 10, 100*time.Millisecond)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,14 +63,14 @@ func TestDeadConsumersJobsAreFinished(t *testing.T) {
 		t.Fatalf("B's first batch = %q, want only the job A never took", got)
 	}
 	time.Sleep(350 * time.Millisecond)
-	jobs, err = b.Consume(ctx, 10, 100*time.Millisecond)
+	jobs, err = b.Take(ctx, 10, 100*time.Millisecond)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := finished(jobs); !slices.Equal(got, []string{"scan 1", "scan 2"}) {
 		t.Fatalf("B reclaimed %q, want A's two jobs", got)
 	}
-	jobs, err = b.Consume(ctx, 10, 50*time.Millisecond)
+	jobs, err = b.Take(ctx, 10, 50*time.Millisecond)
 	if err != nil || len(jobs) != 0 {
 		t.Fatalf("after all were finished, Consume = %+v, %v", jobs, err)
 	}
@@ -105,8 +106,45 @@ func TestPayloadsAreSealed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	jobs, err := queue.New(c, prefix, queue.Options{Name: "jobs", Consumer: "b", Keyring: other}).Consume(t.Context(), 10, 50*time.Millisecond)
+	jobs, err := queue.New(c, prefix, queue.Options{Name: "jobs", Consumer: "b", Keyring: other}).Take(t.Context(), 10, 50*time.Millisecond)
 	if err != nil || len(jobs) != 0 {
 		t.Fatalf("a consumer with another key got %+v, %v", jobs, err)
+	}
+}
+
+// TestKeptEntriesStay has consumer A keep an entry well past MinIdle: B
+// must not take it over until A stops keeping it.
+func TestKeptEntriesStay(t *testing.T) {
+	kr, err := sealed.NewKeyring()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := redistest.Client(t)
+	prefix := redistest.Prefix(t, c)
+	opts := func(name string) queue.Options {
+		return queue.Options{Name: "out", Consumer: name, MinIdle: 300 * time.Millisecond, Keyring: kr}
+	}
+	a, b := queue.New(c, prefix, opts("a")), queue.New(c, prefix, opts("b"))
+	ctx := t.Context()
+	if _, err := a.Enqueue(ctx, []byte("slow delivery")); err != nil {
+		t.Fatal(err)
+	}
+	took, err := a.Take(ctx, 1, 100*time.Millisecond)
+	if err != nil || len(took) != 1 {
+		t.Fatalf("A took %+v, %v", took, err)
+	}
+	for range 6 {
+		time.Sleep(150 * time.Millisecond)
+		if err := a.Keep(ctx, []string{took[0].ID}); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := b.Take(ctx, 1, 10*time.Millisecond); err != nil || len(got) != 0 {
+			t.Fatalf("B took %+v, %v while A kept it", got, err)
+		}
+	}
+	time.Sleep(350 * time.Millisecond)
+	got, err := b.Take(ctx, 1, 10*time.Millisecond)
+	if err != nil || len(got) != 1 || got[0].ID != took[0].ID || !got[0].Reclaimed {
+		t.Fatalf("once A stopped keeping it, B took %+v, %v", got, err)
 	}
 }

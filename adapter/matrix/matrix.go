@@ -383,17 +383,10 @@ func (a *Adapter) waitHold(ctx context.Context) error {
 	a.mu.Lock()
 	d := time.Until(a.heldUntil)
 	a.mu.Unlock()
-	if d <= 0 {
-		return nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
+	if d > 0 && !bot.Sleep(ctx, d) {
 		return ctx.Err()
-	case <-t.C:
-		return nil
 	}
+	return nil
 }
 
 // retryAfter reports how long a 429 answer asks the client to wait:

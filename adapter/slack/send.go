@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/slack-go/slack"
@@ -219,17 +218,10 @@ func (a *Adapter) pace(ctx context.Context, channel string) error {
 	wait := due.Sub(now) - (postBurst-1)*interval
 	a.due[channel] = due.Add(interval)
 	a.mu.Unlock()
-	if wait <= 0 {
-		return nil
-	}
-	t := time.NewTimer(wait)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
+	if wait > 0 && !bot.Sleep(ctx, wait) {
 		return ctx.Err()
-	case <-t.C:
-		return nil
 	}
+	return nil
 }
 
 // transient are Slack's error codes that a later attempt may not get.

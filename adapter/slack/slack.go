@@ -229,12 +229,8 @@ func (a *Adapter) authenticate(ctx context.Context) error {
 			return fmt.Errorf("slack: auth.test: %w; check the bot token", err)
 		}
 		a.log.Warn("slack: auth.test failed; retrying", "err", err, "retry_in", delay)
-		t := time.NewTimer(delay)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !bot.Sleep(ctx, delay) {
 			return ctx.Err()
-		case <-t.C:
 		}
 		delay = min(2*delay, time.Minute)
 	}

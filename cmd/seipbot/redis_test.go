@@ -2,7 +2,10 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"testing"
+
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/seipbot/seipbot/store/redis/redistest"
 )
@@ -31,11 +34,7 @@ func TestShellOnRedis(t *testing.T) {
 		if bytes.Contains([]byte(k), []byte("schedule/at/")) {
 			found = true
 		}
-		raw, err := c.Get(ctx, k).Bytes()
-		if err != nil {
-			t.Fatalf("GET %s: %v", k, err)
-		}
-		if bytes.Contains(raw, []byte(marker)) {
+		if bytes.Contains(rawValue(t, c, k), []byte(marker)) {
 			t.Errorf("%s holds the reminder in plaintext", k)
 		}
 	}
@@ -44,4 +43,39 @@ func TestShellOnRedis(t *testing.T) {
 	}
 	s.await(t, "Reminder: "+marker)
 	s.close(t)
+}
+
+// rawValue returns what Redis holds under key as redis-cli would show it:
+// a string's bytes, or the fields and values of a stream's entries.
+func rawValue(t *testing.T, c goredis.UniversalClient, key string) []byte {
+	t.Helper()
+	ctx := t.Context()
+	kind, err := c.Type(ctx, key).Result()
+	if err != nil {
+		t.Fatalf("TYPE %s: %v", key, err)
+	}
+	switch kind {
+	case "string":
+		raw, err := c.Get(ctx, key).Bytes()
+		if err != nil {
+			t.Fatalf("GET %s: %v", key, err)
+		}
+		return raw
+	case "stream":
+		entries, err := c.XRange(ctx, key, "-", "+").Result()
+		if err != nil {
+			t.Fatalf("XRANGE %s: %v", key, err)
+		}
+		var raw []byte
+		for _, e := range entries {
+			for f, v := range e.Values {
+				raw = fmt.Appendf(raw, "%s %v\n", f, v)
+			}
+		}
+		return raw
+	case "none":
+		return nil // gone since KEYS listed it
+	}
+	t.Fatalf("%s holds a %s, which the bot never writes", key, kind)
+	return nil
 }

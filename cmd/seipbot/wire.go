@@ -37,6 +37,7 @@ import (
 	"github.com/seipbot/seipbot/plugins/script"
 	"github.com/seipbot/seipbot/plugins/smalltalk"
 	"github.com/seipbot/seipbot/plugins/worldtime"
+	"github.com/seipbot/seipbot/queue"
 	"github.com/seipbot/seipbot/replica"
 	"github.com/seipbot/seipbot/schedule"
 	"github.com/seipbot/seipbot/store"
@@ -295,6 +296,13 @@ type app struct {
 	bus bus.Bus
 }
 
+// deliveryIdle is how long a durable response one replica took from the
+// shared outbox queue may go without word from it before another replica
+// delivers it instead: long enough that a live replica always says it
+// still holds it (every third of this), short enough that an alert does
+// not wait long for a dead replica.
+const deliveryIdle = 15 * time.Second
+
 // scheduleTopic is where a replica says it changed the stored entries.
 const scheduleTopic = "schedule.changed"
 
@@ -336,6 +344,9 @@ func wire(cfg *config.Config, st store.Store, storeDesc string, log *slog.Logger
 	if w.shared != nil {
 		holder := replicaName()
 		claimer = replica.NewRedisClaimer(w.shared, cfg.Store.KeyPrefix, holder)
+		outbox.ShareThrough(queue.New(w.shared, cfg.Store.KeyPrefix, queue.Options{
+			Name: "outbox", Consumer: holder, MinIdle: deliveryIdle, Keyring: w.keys, Logger: log,
+		}), deliveryIdle/3)
 		lease = replica.NewLease(w.shared, cfg.Store.KeyPrefix, replica.LeaseOptions{Name: "scheduler", Holder: holder, Logger: log})
 		events = bus.NewRedis(w.shared, w.keys, cfg.Store.KeyPrefix, log)
 		schedOpts.Leader = lease
@@ -539,22 +550,12 @@ func (a *app) followChanges(ctx context.Context) {
 		changes, err := a.bus.Subscribe(ctx, scheduleTopic)
 		if err != nil {
 			a.log.Warn("listening for changed reminders failed; trying again", "err", err)
-			sleepCtx(ctx, 5*time.Second)
+			bot.Sleep(ctx, 5*time.Second)
 			continue
 		}
 		for range changes {
 			a.sched.Refresh()
 		}
-	}
-}
-
-// sleepCtx waits for d or until ctx is done.
-func sleepCtx(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
 	}
 }
 

@@ -1,0 +1,78 @@
+package queue_test
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/seipbot/seipbot/bot"
+	"github.com/seipbot/seipbot/bottest"
+	"github.com/seipbot/seipbot/queue"
+	"github.com/seipbot/seipbot/store/memory"
+	"github.com/seipbot/seipbot/store/redis/redistest"
+	"github.com/seipbot/seipbot/store/sealed"
+)
+
+// TestOutboxDeliveriesOutliveAReplica runs two replicas' outboxes on one
+// queue. Replica A sends three durable responses but its chat connection
+// is down, so it holds them, keeping them well past the queue's idle limit:
+// B must not deliver them meanwhile. Then A dies without delivering; B
+// takes them over and delivers each once, in order.
+func TestOutboxDeliveriesOutliveAReplica(t *testing.T) {
+	kr, err := sealed.NewKeyring()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := redistest.Client(t)
+	prefix := redistest.Prefix(t, c)
+	const idle, keepEvery = 600 * time.Millisecond, 150 * time.Millisecond
+	replica := func(name string, a bot.Adapter) *bot.Outbox {
+		o := bot.NewOutbox(memory.New(), nil, bot.Backoff{Min: 20 * time.Millisecond, Max: 50 * time.Millisecond})
+		o.AddAdapter(a)
+		o.ShareThrough(queue.New(c, prefix, queue.Options{Name: "outbox", Consumer: name, MinIdle: idle, Keyring: kr}), keepEvery)
+		return o
+	}
+	down := bottest.NewAdapter("chat")
+	down.Fail = func(bot.Response) error { return errors.New("connection refused") }
+	up := bottest.NewAdapter("chat")
+	a, b := replica("a", down), replica("b", up)
+
+	ctxA, killA := context.WithCancel(t.Context())
+	doneA := make(chan struct{})
+	go func() { a.Run(ctxA); close(doneA) }()
+	for _, text := range []string{"alert 1", "alert 2", "alert 3"} {
+		if err := a.SendDurable(t.Context(), "", bot.Response{Room: "#sec", Text: text}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for a.Pending() != 3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("A holds %d responses, want 3", a.Pending())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	go b.Run(t.Context())
+	time.Sleep(3 * idle)
+	if got := up.Texts(); len(got) != 0 {
+		t.Fatalf("B delivered %q while A still held them", got)
+	}
+
+	killA()
+	<-doneA
+	for len(up.Texts()) < 3 {
+		if time.Now().After(deadline.Add(3 * idle)) {
+			t.Fatalf("B delivered %q after A died, want all three", up.Texts())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(3 * keepEvery) // room for a duplicate to show
+	if got := up.Texts(); !slices.Equal(got, []string{"alert 1", "alert 2", "alert 3"}) {
+		t.Fatalf("B delivered %q, want each alert once, in order", got)
+	}
+	if n, err := c.XLen(t.Context(), prefix+"queue:outbox").Result(); err != nil || n != 0 {
+		t.Fatalf("the queue holds %d entries (%v) after delivery, want none", n, err)
+	}
+}
