@@ -11,7 +11,11 @@
 //
 // A job record is written before the work starts and again when it ends,
 // so a record still marked running when Run starts belongs to a process
-// that died: Run marks it interrupted and says so in the job's room.
+// that died: Run marks it interrupted and says so in the job's room. When
+// replicas share the store, each record names the replica running it and
+// each replica says in the store, every few seconds, that it is alive; a
+// running record whose replica has gone quiet is marked and reported by
+// whichever live replica notices first.
 package jobs
 
 import (
@@ -65,6 +69,7 @@ type Job struct {
 	Room      string    `json:"room"`
 	Direct    bool      `json:"direct"`
 	Thread    string    `json:"thread"`
+	Replica   string    `json:"replica,omitempty"` // the replica running it, when several share the store
 	State     State     `json:"state"`
 	Started   time.Time `json:"started"`
 	Ended     time.Time `json:"ended,omitzero"`
@@ -103,6 +108,15 @@ type Options struct {
 	// access policy's MayNotify); jobs ask it about TopicResults. Nil
 	// allows every room.
 	MayNotify func(room, topic string) bool
+	// Replica, when set, names this process among replicas sharing the
+	// store (unique per process): its jobs' records carry it, and the
+	// records of jobs whose replica has stopped saying it is alive are
+	// reported as interrupted by another.
+	Replica string
+	// Heartbeat is how often the replica says it is alive and looks for
+	// jobs of replicas that are not; zero means 5 seconds. A replica is
+	// taken for dead three heartbeats after its last.
+	Heartbeat time.Duration
 	Logger    *slog.Logger
 	Now       func() time.Time
 }
@@ -157,6 +171,9 @@ func New(opts Options) (*Manager, error) {
 	if opts.Retention == 0 {
 		opts.Retention = 30 * 24 * time.Hour
 	}
+	if opts.Heartbeat <= 0 {
+		opts.Heartbeat = 5 * time.Second
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -184,6 +201,9 @@ func (m *Manager) Run(ctx context.Context) error {
 	m.base = context.WithoutCancel(ctx)
 	m.mu.Unlock()
 	m.readyOnce.Do(func() { close(m.ready) })
+	if m.opts.Replica != "" {
+		m.watch(ctx)
+	}
 	<-ctx.Done()
 	m.mu.Lock()
 	m.base = nil
@@ -195,30 +215,15 @@ func (m *Manager) Run(ctx context.Context) error {
 	return nil
 }
 
-// recover marks the records left running by an earlier process.
+// recover marks the records left running by an earlier process, or, when
+// replicas share the store, by replicas no longer alive.
 func (m *Manager) recover(ctx context.Context) error {
-	var stale []Job
-	err := m.opts.Store.Scan(ctx, keyPrefix, func(key string, v []byte) error {
-		var j Job
-		if err := json.Unmarshal(v, &j); err != nil {
-			m.log.Error("jobs: skipping an unreadable record", "key", key, "err", err)
-			return nil
-		}
-		if j.State == Running {
-			stale = append(stale, j)
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("jobs: load: %w", err)
-	}
-	for _, j := range stale {
-		j.State, j.Ended, j.Error = Interrupted, m.opts.Now(), "the bot restarted while it ran"
-		if err := m.finish(ctx, j); err != nil {
+	if m.opts.Replica != "" {
+		if err := m.beat(ctx); err != nil {
 			return err
 		}
 	}
-	return nil
+	return m.sweep(ctx)
 }
 
 // Spec says who runs a job and where it reports.
@@ -250,7 +255,7 @@ func (m *Manager) Start(ctx context.Context, w bot.Sender, spec Spec, work Work)
 	j := Job{
 		ID: newID(), Title: spec.Title, Owner: spec.Owner.ID, OwnerName: spec.Owner.Name,
 		Adapter: spec.Adapter, Room: spec.Room, Direct: spec.Direct, Thread: spec.Thread,
-		State: Running, Started: m.opts.Now(),
+		Replica: m.opts.Replica, State: Running, Started: m.opts.Now(),
 	}
 	select {
 	case <-m.ready:

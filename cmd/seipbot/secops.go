@@ -27,10 +27,11 @@ type secops struct {
 }
 
 // secopsPlugins wires the security operations; mayNotify decides which
-// rooms hear job results. It does no I/O.
-func secopsPlugins(cfg *config.Config, st store.Store, outbox *bot.Outbox, sched *schedule.Scheduler, mayNotify func(room, topic string) bool, log *slog.Logger) (*secops, error) {
+// rooms hear job results, and replica names this process when replicas
+// share st (empty otherwise). It does no I/O.
+func secopsPlugins(cfg *config.Config, st store.Store, outbox *bot.Outbox, sched *schedule.Scheduler, mayNotify func(room, topic string) bool, replica string, log *slog.Logger) (*secops, error) {
 	jm, err := jobs.New(jobs.Options{
-		Store: st, Out: outbox, Logger: log, MayNotify: mayNotify,
+		Store: st, Out: outbox, Logger: log, MayNotify: mayNotify, Replica: replica,
 		MaxPerUser: cfg.Jobs.MaxPerUser, MaxRunning: cfg.Jobs.MaxRunning,
 		Timeout: time.Duration(cfg.Jobs.Timeout), Retention: time.Duration(cfg.Jobs.Retention),
 	})

@@ -341,8 +341,9 @@ func wire(cfg *config.Config, st store.Store, storeDesc string, log *slog.Logger
 	var claimer bot.Claimer
 	var lease *replica.Lease
 	var events bus.Bus
+	var holder string // this replica's name, when there are replicas
 	if w.shared != nil {
-		holder := replicaName()
+		holder = replicaName()
 		claimer = replica.NewRedisClaimer(w.shared, cfg.Store.KeyPrefix, holder)
 		outbox.ShareThrough(queue.New(w.shared, cfg.Store.KeyPrefix, queue.Options{
 			Name: "outbox", Consumer: holder, MinIdle: deliveryIdle, Keyring: w.keys, Logger: log,
@@ -391,7 +392,7 @@ func wire(cfg *config.Config, st store.Store, storeDesc string, log *slog.Logger
 	if err != nil {
 		return nil, err
 	}
-	ops, err := secopsPlugins(cfg, st, outbox, sched, auth.MayNotify, log)
+	ops, err := secopsPlugins(cfg, st, outbox, sched, auth.MayNotify, holder, log)
 	if err != nil {
 		return nil, err
 	}

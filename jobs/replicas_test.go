@@ -1,0 +1,88 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/seipbot/seipbot/bot"
+	"github.com/seipbot/seipbot/store"
+	"github.com/seipbot/seipbot/store/memory"
+)
+
+// dying is a replica's view of the shared store that, once the replica is
+// dead, writes nothing: as a process killed with SIGKILL would.
+type dying struct {
+	store.Store
+	dead atomic.Bool
+}
+
+var errDead = errors.New("the replica is dead")
+
+func (d *dying) Put(ctx context.Context, key string, v []byte, ttl time.Duration) error {
+	if d.dead.Load() {
+		return errDead
+	}
+	return d.Store.Put(ctx, key, v, ttl)
+}
+
+func (d *dying) Update(ctx context.Context, key string, fn func([]byte) ([]byte, error)) error {
+	if d.dead.Load() {
+		return errDead
+	}
+	return d.Store.Update(ctx, key, fn)
+}
+
+// TestStoppedReplicasJobIsReported runs three replicas on one store. A job
+// runs on A; while A is alive no other replica touches it, however long it
+// runs. Once A stops writing (it died), exactly one of B and C reports the
+// job as interrupted, naming A, and its record says so.
+func TestStoppedReplicasJobIsReported(t *testing.T) {
+	shared := memory.New()
+	const beat = 40 * time.Millisecond
+	a := &dying{Store: shared}
+	outA, outB, outC := newSink(), newSink(), newSink()
+	ma, stopA := startManager(t, Options{Store: a, Out: outA, Replica: "a", Heartbeat: beat})
+	defer stopA()
+	_, stopB := startManager(t, Options{Store: shared, Out: outB, Replica: "b", Heartbeat: beat})
+	_, stopC := startManager(t, Options{Store: shared, Out: outC, Replica: "c", Heartbeat: beat})
+	defer stopB()
+	defer stopC()
+
+	j, err := ma.Start(t.Context(), outA, Spec{Title: "scan ports 10.0.0.0/24", Owner: bot.User{ID: "u1"}, Room: "#sec"}, blocked)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reports := func() []string {
+		outB.mu.Lock()
+		defer outB.mu.Unlock()
+		outC.mu.Lock()
+		defer outC.mu.Unlock()
+		return append(append([]string(nil), outB.lines...), outC.lines...)
+	}
+	time.Sleep(10 * beat)
+	if got := reports(); len(got) != 0 {
+		t.Fatalf("B and C said %q about a job of a live replica", got)
+	}
+
+	a.dead.Store(true)
+	deadline := time.Now().Add(10 * time.Second)
+	for len(reports()) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no replica reported the dead replica's job")
+		}
+		time.Sleep(beat)
+	}
+	time.Sleep(5 * beat) // room for a second report
+	got := reports()
+	if len(got) != 1 || !strings.Contains(got[0], "Job "+j.ID) || !strings.Contains(got[0], "replica a stopped") {
+		t.Fatalf("reports = %q, want one saying job %s was interrupted as replica a stopped", got, j.ID)
+	}
+	rec, err := (&Manager{opts: Options{Store: shared}, running: map[string]*running{}}).Get(t.Context(), j.ID)
+	if err != nil || rec.State != Interrupted {
+		t.Fatalf("the stored record = %+v, %v; want it interrupted", rec, err)
+	}
+}
