@@ -64,8 +64,11 @@ type Config struct {
 	Commands []Command `yaml:"commands"`
 	// Hears are replies to patterns heard in any message, set only in the
 	// file.
-	Hears   []Hear  `yaml:"hears"`
-	Plugins Plugins `yaml:"plugins"`
+	Hears []Hear `yaml:"hears"`
+	// Schedules are messages the bot says on a schedule, set only in the
+	// file.
+	Schedules []Schedule `yaml:"schedules,omitempty"`
+	Plugins   Plugins    `yaml:"plugins"`
 	// Scope is what scans may target, set only in the file; empty means
 	// nothing can be scanned.
 	Scope []ScopeRule `yaml:"scope"`
@@ -432,6 +435,24 @@ type Hear struct {
 	Reply string `yaml:"reply"`
 	// Help is shown by the help command.
 	Help string `yaml:"help"`
+}
+
+// Schedule is a message the bot says on a schedule, such as a weekly
+// reminder to review new advisories. With replicas, each tick is said
+// once, by the replica leading the scheduler.
+type Schedule struct {
+	// Name identifies it in the store and the log; it must be unique.
+	Name string `yaml:"name"`
+	// Cron is a five-field cron spec ("0 9 * * 1-5") or "@every 1h", in
+	// the bot's time zone.
+	Cron string `yaml:"cron"`
+	// Adapter is where to say it; empty means the first adapter.
+	Adapter string `yaml:"adapter"`
+	// Room is the room to say it in.
+	Room string `yaml:"room"`
+	// Say is a text/template; .Due is the tick it is said for, .Late true
+	// when it is said late (the bot was down at the time).
+	Say string `yaml:"say"`
 }
 
 // Defaults returns the configuration used when nothing else is set. Paths

@@ -65,6 +65,8 @@ func TestLoadFiles(t *testing.T) {
 		{"key_provider_errors", true},
 		{"redis", false},
 		{"redis_errors", true},
+		{"schedules", false},
+		{"schedules_errors", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.fixture, func(t *testing.T) {

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"net"
 	"net/url"
@@ -12,6 +13,8 @@ import (
 	"text/template"
 	"time"
 	"unicode"
+
+	"github.com/seipbot/seipbot/schedule"
 )
 
 var (
@@ -114,6 +117,7 @@ func (c *Config) Validate() error {
 			bad("%s.reply: %w", path, err)
 		}
 	}
+	c.validateSchedules(bad)
 	if c.Adapters.Slack != nil {
 		errs = append(errs, c.Adapters.Slack.validate()...)
 	}
@@ -526,4 +530,34 @@ func (c *Matrix) validate() []error {
 		bad("state_file: is empty and has no default because data_dir is empty; set state_file or data_dir")
 	}
 	return errs
+}
+
+func (c *Config) validateSchedules(bad func(string, ...any)) {
+	names := map[string]int{}
+	for i, s := range c.Schedules {
+		path := fmt.Sprintf("schedules[%d]", i)
+		switch first, dup := names[s.Name]; {
+		case s.Name == "":
+			bad("%s.name: is empty; name it, such as advisory-review", path)
+		case strings.ContainsAny(s.Name, "/: "):
+			bad("%s.name: %q holds a slash, colon or space; use letters, digits and dashes", path, s.Name)
+		case dup:
+			bad("%s.name: %q is already used by schedules[%d]; rename one", path, s.Name, first)
+		default:
+			names[s.Name] = i
+		}
+		if _, err := schedule.ParseSpec(s.Cron); err != nil {
+			bad("%s.cron: %v", path, err)
+		}
+		if s.Room == "" {
+			bad("%s.room: is empty; set the room to say it in", path)
+		}
+		if err := checkReply(s.Say); err != nil {
+			bad("%s.say: %w", path, err)
+		} else if err := template.Must(template.New("say").Parse(s.Say)).Execute(io.Discard, schedule.Run{}); err != nil {
+			// Run is all the template is ever given: what fails on it now
+			// would fail at every tick.
+			bad("%s.say: %v; use only .Due and .Late", path, err)
+		}
+	}
 }

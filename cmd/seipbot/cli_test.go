@@ -43,11 +43,18 @@ type session struct {
 // to its environment.
 func startShell(t *testing.T, dataDir string, env ...string) *session {
 	t.Helper()
+	return startShellWith(t, dataDir, nil, env...)
+}
+
+// startShellWith starts a shell as startShell does, with args added to its
+// command line.
+func startShellWith(t *testing.T, dataDir string, args []string, env ...string) *session {
+	t.Helper()
 	r, w := io.Pipe()
 	s := &session{in: w, out: &syncBuffer{}, done: make(chan int, 1)}
 	c := &cli{stdin: r, stdout: s.out, stderr: io.Discard, env: append([]string{"HOME=" + dataDir}, env...)}
 	go func() {
-		s.done <- c.main(context.Background(), []string{"shell", "--data-dir", dataDir, "--user", "alice"})
+		s.done <- c.main(context.Background(), append([]string{"shell", "--data-dir", dataDir, "--user", "alice"}, args...))
 	}()
 	return s
 }

@@ -365,6 +365,9 @@ func wire(cfg *config.Config, st store.Store, storeDesc string, log *slog.Logger
 	if err != nil {
 		return nil, err
 	}
+	if err := scheduleMessages(cfg, sched, outbox, claimer); err != nil {
+		return nil, err
+	}
 	metrics := newRegistry(outbox)
 	b, err := bot.New(bot.Options{
 		Claimer:        claimer,
