@@ -3,8 +3,6 @@ package redis_test
 import (
 	"context"
 	"fmt"
-	"net"
-	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
@@ -36,9 +34,9 @@ import (
 //     being restarted or reopened.
 func TestChaosOutageUnderTraffic(t *testing.T) {
 	redistest.URL(t) // the same switch as the other Redis tests
-	srv := startPrivateRedis(t)
+	srv := redistest.Start(t)
 
-	c, err := redis.NewClient(redis.ClientOptions{URL: "redis://" + srv.addr + "/0"})
+	c, err := redis.NewClient(redis.ClientOptions{URL: srv.URL()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,9 +76,9 @@ func TestChaosOutageUnderTraffic(t *testing.T) {
 	for n := 1; n <= total; n++ {
 		switch n {
 		case total / 3:
-			srv.stop()
+			srv.Kill()
 		case 2 * total / 3:
-			srv.start(t)
+			srv.Restart(t)
 		}
 		a.say(users[n%len(users)], strconv.Itoa(n), fmt.Sprintf("remind me in 1h to item-%d", n))
 		time.Sleep(50 * time.Millisecond)
@@ -142,56 +140,6 @@ func TestChaosOutageUnderTraffic(t *testing.T) {
 		t.Fatalf("the bot stopped during the test: %v", err)
 	default:
 	}
-}
-
-// privateRedis is a redis-server of the test's own on a free loopback
-// port, with every write fsynced to its append-only file before Redis
-// acknowledges it, so an acknowledged write survives a kill.
-type privateRedis struct {
-	bin, addr, dir string
-	cmd            *exec.Cmd
-}
-
-func startPrivateRedis(t *testing.T) *privateRedis {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &privateRedis{bin: redistest.ServerBinary(t), addr: ln.Addr().String(), dir: t.TempDir()}
-	ln.Close()
-	s.start(t)
-	t.Cleanup(s.stop)
-	return s
-}
-
-// start runs the server and returns once it answers.
-func (s *privateRedis) start(t *testing.T) {
-	t.Helper()
-	_, port, _ := net.SplitHostPort(s.addr)
-	s.cmd = exec.Command(s.bin, "--bind", "127.0.0.1", "--port", port, "--save", "",
-		"--appendonly", "yes", "--appendfsync", "always", "--dir", s.dir)
-	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	for range 200 {
-		if c, err := net.Dial("tcp", s.addr); err == nil {
-			c.Close()
-			return
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
-	t.Fatalf("redis-server did not listen on %s within 5s", s.addr)
-}
-
-// stop kills the server: no chance to flush anything more.
-func (s *privateRedis) stop() {
-	if s.cmd == nil {
-		return
-	}
-	s.cmd.Process.Kill()
-	s.cmd.Wait()
-	s.cmd = nil
 }
 
 // line is an in-process chat platform: the test says things into it, and
