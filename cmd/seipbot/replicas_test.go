@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -117,6 +116,7 @@ type lineServer struct {
 	conns   map[int]net.Conn
 	closed  map[int]chan struct{} // closed when replica i's connection ends
 	replies map[string]int        // answer text → how many times said
+	by      map[string]int        // answer text → the replica that said it last
 }
 
 func newLineServer(t *testing.T) *lineServer {
@@ -125,7 +125,7 @@ func newLineServer(t *testing.T) *lineServer {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ln.Close() })
-	s := &lineServer{ln: ln, conns: map[int]net.Conn{}, closed: map[int]chan struct{}{}, replies: map[string]int{}}
+	s := &lineServer{ln: ln, conns: map[int]net.Conn{}, closed: map[int]chan struct{}{}, replies: map[string]int{}, by: map[string]int{}}
 	go func() {
 		for {
 			conn, err := ln.Accept()
@@ -158,6 +158,7 @@ func (s *lineServer) read(conn net.Conn) {
 		if _, text, ok := strings.Cut(strings.TrimPrefix(sc.Text(), "SAY "), " "); ok {
 			s.mu.Lock()
 			s.replies[text]++
+			s.by[text] = i
 			s.mu.Unlock()
 		}
 	}
@@ -219,6 +220,32 @@ func (s *lineServer) saidWith(part string) int {
 	return n
 }
 
+// saidBy returns the first answer holding part, and the replica that
+// said it.
+func (s *lineServer) saidBy(part string) (text string, replica int, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for text, i := range s.by {
+		if strings.Contains(text, part) {
+			return text, i, true
+		}
+	}
+	return "", 0, false
+}
+
+// ticks returns how many times each minute's scheduled tick was said.
+func (s *lineServer) ticks() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string]int{}
+	for text, c := range s.replies {
+		if minute, ok := strings.CutPrefix(text, "tick "); ok {
+			out[minute] += c
+		}
+	}
+	return out
+}
+
 // waitFor polls cond until it holds or the bound, which only a broken bot
 // reaches, passes.
 func waitFor(t *testing.T, what string, within time.Duration, cond func() bool) {
@@ -232,26 +259,62 @@ func waitFor(t *testing.T, what string, within time.Duration, cond func() bool) 
 	}
 }
 
-// TestReplicas runs three replicas on one Redis: every message reaches all
-// three, and each is answered exactly once, also after one replica is
-// killed with SIGKILL; reminders set on any replica fire once, on time.
+// cronMinutesEnv shortens TestReplicas's watch of the per-minute schedule
+// for a quick run by hand; it defaults to the five minutes the test is
+// meant to cover.
+const cronMinutesEnv = "SEIPBOT_TEST_CRON_MINUTES"
+
+// slowJob is a script plugin whose one command runs as a job that says it
+// is working and then takes far longer than the test.
+const slowJob = "program: slow.sh\ntimeout: 10m\noutput: jsonl\ncommands:\n  - words: slow\n    help: a long job\n    job: true\n"
+
+// TestReplicas runs three replicas on one Redis of the test's own while a
+// message is scheduled every minute:
+//
+//   - every message reaches all three and each is answered exactly once;
+//   - reminders set on any replica fire once, on time;
+//   - a job runs on one replica, which is then killed with SIGKILL while
+//     messages keep coming: every message sent after the kill is answered
+//     exactly once, and another replica reports the job as interrupted;
+//   - Redis is killed and restarted during traffic: commands in the
+//     outage are answered "storage unavailable", other messages at most
+//     once, and every message after it exactly once, without restarting
+//     any replica;
+//   - over five minutes, through all of that, each minute's tick is said
+//     exactly once.
 func TestReplicas(t *testing.T) {
-	rc := redistest.Client(t)
-	prefix := redistest.Prefix(t, rc)
+	redistest.URL(t) // the same switch as the other Redis tests
+	rds := redistest.Start(t)
+	minutes := 5
+	if v, err := strconv.Atoi(os.Getenv(cronMinutesEnv)); err == nil && v > 0 {
+		minutes = v
+	}
 	key, err := sealed.NewKey()
 	if err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
+	plugins := filepath.Join(dir, "plugins")
+	if err := os.MkdirAll(plugins, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(plugins, "slow.yaml"), []byte(slowJob), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(plugins, "slow.sh"), []byte("#!/bin/sh\necho '{\"progress\": 10, \"note\": \"working\"}'\nsleep 600\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	cfgPath := filepath.Join(dir, "seipbot.yaml")
-	// The users may set reminders: "seipbot run" without a policy runs
-	// only harmless commands.
+	// The users may set reminders and run the job: "seipbot run" without
+	// a policy runs only harmless commands.
 	var users []string
 	for i := range 20 {
 		users = append(users, fmt.Sprintf("%q", fmt.Sprintf("line:user%d", i)))
 	}
 	cfgText := "rate_limit: {per_minute: 0, burst: 0}\nlog: {level: warn}\nhears:\n  - pattern: '^job-(\\d+)$'\n    reply: 'done {{index .Match 1}}'\n" +
-		"access:\n  groups: {users: [" + strings.Join(users, ", ") + "]}\n  roles: {reminder: {permissions: [\"remind.*\"]}}\n  grants: [{group: users, role: reminder}]\n"
+		"schedules:\n  - name: tick\n    cron: '* * * * *'\n    room: '#ops'\n    say: 'tick {{.Due.Format \"15:04\"}}'\n" +
+		"plugins: {dir: " + strconv.Quote(plugins) + "}\n" +
+		"access:\n  groups: {users: [" + strings.Join(users, ", ") + "]}\n  roles: {worker: {permissions: [\"remind.*\", \"plugins.*\"]}}\n  grants: [{group: users, role: worker}]\n"
 	if err := os.WriteFile(cfgPath, []byte(cfgText), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -259,7 +322,7 @@ func TestReplicas(t *testing.T) {
 	var procs []*exec.Cmd
 	for i := range 3 {
 		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		var log bytes.Buffer
+		var log syncBuffer
 		cmd.Stdout, cmd.Stderr = &log, &log
 		cmd.Env = append(os.Environ(),
 			lineAddrEnv+"="+srv.ln.Addr().String(),
@@ -268,8 +331,7 @@ func TestReplicas(t *testing.T) {
 			"SEIPBOT_DATA_DIR="+filepath.Join(dir, strconv.Itoa(i)),
 			"SEIPBOT_SECRET_KEY="+key,
 			"SEIPBOT_STORE_KIND=redis",
-			"SEIPBOT_STORE_URL="+redistest.URL(t),
-			"SEIPBOT_STORE_KEY_PREFIX="+prefix,
+			"SEIPBOT_STORE_URL="+rds.URL(),
 		)
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -283,16 +345,17 @@ func TestReplicas(t *testing.T) {
 			}
 		})
 	}
+	began := time.Now()
 	waitFor(t, "three replicas connect", 30*time.Second, func() bool { return srv.connected() == 3 })
 
 	const first = 1000
-	began := time.Now()
+	sent := time.Now()
 	for i := range first {
 		srv.send(i, "job-"+strconv.Itoa(i))
 	}
-	waitFor(t, "every job answered", 60*time.Second, func() bool { n, _ := srv.answered(0, first); return n == first })
+	waitFor(t, "every message answered", 60*time.Second, func() bool { n, _ := srv.answered(0, first); return n == first })
 	// A figure for the notes, not an assertion: a slow machine is no bug.
-	t.Logf("three replicas answered %d jobs in %s (%.0f/s)", first, time.Since(began).Round(time.Millisecond), first/time.Since(began).Seconds())
+	t.Logf("three replicas answered %d messages in %s (%.0f/s)", first, time.Since(sent).Round(time.Millisecond), first/time.Since(sent).Seconds())
 
 	// Reminders set through whichever replica claims them are all fired
 	// by the leader, once, and on time: word of each reaches the leader
@@ -303,20 +366,27 @@ func TestReplicas(t *testing.T) {
 	}
 	waitFor(t, "every reminder fired", 10*time.Second, func() bool { return srv.saidWith(": canary-") == reminders })
 
-	// Kill the first replica outright while jobs are coming in, and wait
-	// until the server has seen it go: the jobs after are accepted only by
-	// the other two, and must all be answered. A job it had claimed but
-	// not answered when it died is lost, as a message a single bot
-	// receives just before dying is: the jobs before the kill are only
-	// checked for duplicates.
+	// Start the job and kill the replica it runs on while messages are
+	// coming in, once the server has seen it go: the messages after are
+	// accepted only by the other two, and must all be answered. One it
+	// had claimed but not answered when it died is lost, as a message a
+	// single bot receives just before dying is: the messages before the
+	// kill are only checked for duplicates.
+	srv.send(6000, "seipbot slow")
+	var victim int
+	waitFor(t, "the job starts", 20*time.Second, func() bool {
+		_, i, ok := srv.saidBy("working")
+		victim = i
+		return ok
+	})
 	const during, after = 100, 300
 	for i := first; i < first+during; i++ {
 		srv.send(i, "job-"+strconv.Itoa(i))
 	}
 	srv.mu.Lock()
-	gone := srv.closed[0]
+	gone := srv.closed[victim]
 	srv.mu.Unlock()
-	if err := procs[0].Process.Signal(syscall.SIGKILL); err != nil {
+	if err := procs[victim].Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	<-gone
@@ -324,18 +394,85 @@ func TestReplicas(t *testing.T) {
 	for i := first + during; i < last; i++ {
 		srv.send(i, "job-"+strconv.Itoa(i))
 	}
-	waitFor(t, "every job after the kill answered", 60*time.Second, func() bool {
+	waitFor(t, "every message after the kill answered", 60*time.Second, func() bool {
 		n, _ := srv.answered(first+during, last)
 		return n == after
 	})
-	// Give any duplicate time to arrive before counting.
-	time.Sleep(500 * time.Millisecond)
-	n, twice := srv.answered(0, last)
+	// Three heartbeats (15 s) after the replica's last, another notices.
+	waitFor(t, "the job reported by another replica", 40*time.Second, func() bool {
+		return srv.saidWith("was interrupted: replica ") > 0
+	})
+	if report, by, _ := srv.saidBy("was interrupted: replica "); by == victim || !strings.Contains(report, "(slow)") {
+		t.Fatalf("replica %d reported %q; want another replica than %d to report the slow job", by, report, victim)
+	}
+
+	// Kill Redis for a few seconds while messages keep coming, then start
+	// it again on the same port with what it had acknowledged.
+	outageFrom := last
+	rds.Kill()
+	for i := outageFrom; i < outageFrom+20; i++ {
+		srv.send(i, "job-"+strconv.Itoa(i))
+		// A command is told storage is unavailable; the hear of a
+		// message not addressed to the bot is let go.
+		srv.send(7000+i, "seipbot ping")
+		time.Sleep(100 * time.Millisecond)
+	}
+	rds.Restart(t)
+	outageTo := outageFrom + 20
+	waitFor(t, "the outage is answered", 20*time.Second, func() bool {
+		return srv.saidWith("Storage is unavailable right now") > 0
+	})
+	// The replicas reconnect on their own: keep sending until they answer
+	// again, then check a run of messages is answered exactly once.
+	next := outageTo
+	waitFor(t, "answers again after the outage", 60*time.Second, func() bool {
+		srv.send(next, "job-"+strconv.Itoa(next))
+		next++
+		time.Sleep(200 * time.Millisecond)
+		n, _ := srv.answered(next-1, next)
+		return n == 1
+	})
+	const recovered = 200
+	for i := next; i < next+recovered; i++ {
+		srv.send(i, "job-"+strconv.Itoa(i))
+	}
+	waitFor(t, "every message after the outage answered", 60*time.Second, func() bool {
+		n, _ := srv.answered(next, next+recovered)
+		return n == recovered
+	})
+
+	// Watch the schedule through its minutes: from the first tick, said
+	// within two minutes of the start, every minute is said, once.
+	var start time.Time
+	waitFor(t, "the first scheduled tick", time.Until(began.Add(2*time.Minute+30*time.Second)), func() bool {
+		for m := began.Truncate(time.Minute); m.Before(began.Add(2 * time.Minute)); m = m.Add(time.Minute) {
+			if srv.ticks()[m.Format("15:04")] > 0 {
+				start = m
+				return true
+			}
+		}
+		return false
+	})
+	end := start.Add(time.Duration(minutes-1) * time.Minute)
+	waitFor(t, "the scheduled ticks", time.Until(end)+90*time.Second, func() bool {
+		return srv.ticks()[end.Format("15:04")] > 0
+	})
+	time.Sleep(2 * time.Second) // room for a duplicate to show
+	ticks := srv.ticks()
+	for m := start; !m.After(end); m = m.Add(time.Minute) {
+		if c := ticks[m.Format("15:04")]; c != 1 {
+			t.Errorf("the tick of %s was said %d times, want once (all ticks: %v)", m.Format("15:04"), c, ticks)
+		}
+	}
+
+	n, twice := srv.answered(0, next+recovered)
 	if twice >= 0 {
-		t.Fatalf("job %d was answered more than once", twice)
+		t.Fatalf("message %d was answered more than once", twice)
 	}
 	if n := srv.saidWith(": canary-"); n != reminders {
 		t.Fatalf("%d reminders fired, want %d", n, reminders)
 	}
-	t.Logf("%d of the %d jobs sent while the replica died were answered", n-first-after, during)
+	t.Logf("answered: %d of %d messages; of the %d sent while a replica died, %d; of the 20 in the outage, %d; ticks: %v",
+		n, next+recovered, during, func() int { k, _ := srv.answered(first, first+during); return k }(),
+		func() int { k, _ := srv.answered(outageFrom, outageTo); return k }(), ticks)
 }
