@@ -119,7 +119,7 @@ type lineServer struct {
 	by      map[string]int        // answer text → the replica that said it last
 }
 
-func newLineServer(t *testing.T) *lineServer {
+func newLineServer(t testing.TB) *lineServer {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -248,7 +248,7 @@ func (s *lineServer) ticks() map[string]int {
 
 // waitFor polls cond until it holds or the bound, which only a broken bot
 // reaches, passes.
-func waitFor(t *testing.T, what string, within time.Duration, cond func() bool) {
+func waitFor(t testing.TB, what string, within time.Duration, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for !cond() {
@@ -319,32 +319,8 @@ func TestReplicas(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv := newLineServer(t)
-	var procs []*exec.Cmd
-	for i := range 3 {
-		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		var log syncBuffer
-		cmd.Stdout, cmd.Stderr = &log, &log
-		cmd.Env = append(os.Environ(),
-			lineAddrEnv+"="+srv.ln.Addr().String(),
-			replicaEnv+"="+strconv.Itoa(i),
-			"SEIPBOT_TEST_CONFIG="+cfgPath,
-			"SEIPBOT_DATA_DIR="+filepath.Join(dir, strconv.Itoa(i)),
-			"SEIPBOT_SECRET_KEY="+key,
-			"SEIPBOT_STORE_KIND=redis",
-			"SEIPBOT_STORE_URL="+rds.URL(),
-		)
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		procs = append(procs, cmd)
-		t.Cleanup(func() {
-			cmd.Process.Kill()
-			cmd.Wait()
-			if t.Failed() {
-				t.Logf("replica %d said:\n%s", i, log.String())
-			}
-		})
-	}
+	procs := startReplicas(t, srv, 3, cfgPath, dir,
+		"SEIPBOT_SECRET_KEY="+key, "SEIPBOT_STORE_KIND=redis", "SEIPBOT_STORE_URL="+rds.URL())
 	began := time.Now()
 	waitFor(t, "three replicas connect", 30*time.Second, func() bool { return srv.connected() == 3 })
 
@@ -475,4 +451,82 @@ func TestReplicas(t *testing.T) {
 	t.Logf("answered: %d of %d messages; of the %d sent while a replica died, %d; of the 20 in the outage, %d; ticks: %v",
 		n, next+recovered, during, func() int { k, _ := srv.answered(first, first+during); return k }(),
 		func() int { k, _ := srv.answered(outageFrom, outageTo); return k }(), ticks)
+}
+
+// startReplicas starts n replicas of the bot configured by cfgPath, each
+// this test binary run again as a separate process with env added, talking
+// to srv and keeping its files under dir. They are killed when tb ends,
+// and what they logged is shown if it failed.
+func startReplicas(tb testing.TB, srv *lineServer, n int, cfgPath, dir string, env ...string) []*exec.Cmd {
+	tb.Helper()
+	var procs []*exec.Cmd
+	for i := range n {
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		var log syncBuffer
+		cmd.Stdout, cmd.Stderr = &log, &log
+		cmd.Env = append(append(os.Environ(),
+			lineAddrEnv+"="+srv.ln.Addr().String(),
+			replicaEnv+"="+strconv.Itoa(i),
+			"SEIPBOT_TEST_CONFIG="+cfgPath,
+			"SEIPBOT_DATA_DIR="+filepath.Join(dir, strconv.Itoa(i)),
+		), env...)
+		if err := cmd.Start(); err != nil {
+			tb.Fatal(err)
+		}
+		procs = append(procs, cmd)
+		tb.Cleanup(func() {
+			cmd.Process.Kill()
+			cmd.Wait()
+			if tb.Failed() {
+				tb.Logf("replica %d said:\n%s", i, log.String())
+			}
+		})
+	}
+	return procs
+}
+
+// BenchmarkReplicas measures messages answered per second end to end by
+// one replica on the embedded bolt store and by three replicas sharing
+// Redis (each message reaching all three and claimed by one), with the
+// line server of TestReplicas standing in for the chat server.
+func BenchmarkReplicas(b *testing.B) {
+	key, err := sealed.NewKey()
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg := "rate_limit: {per_minute: 0, burst: 0}\nlog: {level: error}\nhears:\n  - pattern: '^job-(\\d+)$'\n    reply: 'done {{index .Match 1}}'\n"
+	for _, bc := range []struct {
+		name     string
+		replicas int
+		redis    bool
+	}{{"bolt-1", 1, false}, {"redis-1", 1, true}, {"redis-3", 3, true}} {
+		b.Run(bc.name, func(b *testing.B) {
+			dir := b.TempDir()
+			cfgPath := filepath.Join(dir, "seipbot.yaml")
+			if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+				b.Fatal(err)
+			}
+			env := []string{"SEIPBOT_SECRET_KEY=" + key}
+			if bc.redis {
+				c := redistest.Client(b)
+				env = append(env, "SEIPBOT_STORE_KIND=redis", "SEIPBOT_STORE_URL="+redistest.URL(b), "SEIPBOT_STORE_KEY_PREFIX="+redistest.Prefix(b, c))
+			}
+			srv := newLineServer(b)
+			startReplicas(b, srv, bc.replicas, cfgPath, dir, env...)
+			waitFor(b, "the replicas connect", 30*time.Second, func() bool { return srv.connected() == bc.replicas })
+			// Warm up: the first answers wait for start-up work.
+			srv.send(-1, "job-999999999")
+			waitFor(b, "the first answer", 30*time.Second, func() bool { return srv.saidWith("done 999999999") == 1 })
+			b.ResetTimer()
+			for i := range b.N {
+				srv.send(i, "job-"+strconv.Itoa(i))
+			}
+			waitFor(b, "every message answered", 5*time.Minute, func() bool { n, _ := srv.answered(0, b.N); return n == b.N })
+			b.StopTimer()
+			if _, twice := srv.answered(0, b.N); twice >= 0 {
+				b.Fatalf("message %d was answered more than once", twice)
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+		})
+	}
 }
