@@ -43,12 +43,15 @@ type Outbox struct {
 	loadOnce sync.Once       // Run may be called again after it returns
 	seq      uint64
 
-	// shared, when set, holds the durable items instead of the store: the
-	// bot is one of several replicas, and each item is delivered by the
-	// one that takes it (see ShareThrough).
-	shared    WorkQueue
+	// shared, when set, gives the queue that holds the durable items for
+	// each adapter instead of the store: the bot is one of several
+	// replicas, and each item is delivered by the one that takes it (see
+	// ShareThrough).
+	shared    func(adapter string) WorkQueue
 	keepEvery time.Duration
-	taken     map[string]bool // queue ids of the items this replica holds
+	// taken holds, per adapter, the queue ids of the items this replica
+	// took and has not yet delivered.
+	taken map[string]map[string]bool
 
 	// refs remembers, for each Response.Key, the message it was last
 	// delivered as, so a later Replace can edit it. It lives only in
@@ -84,7 +87,10 @@ type outItem struct {
 	Queued   time.Time `json:"queued"`
 	Response Response  `json:"response"`
 	durable  bool
-	qid      string // the item's id in the shared queue, if it came from one
+	// q and qid are the shared queue the item came from and its id there;
+	// nil and empty for an item kept in the store.
+	q   WorkQueue
+	qid string
 }
 
 // NewOutbox returns an outbox that keeps durable items in st (nil keeps
@@ -100,21 +106,32 @@ func NewOutbox(st store.Store, log *slog.Logger, b Backoff) *Outbox {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Outbox{st: st, log: log, backoff: b, adapters: map[string]Adapter{}, queues: map[string]*outQueue{}, durable: map[string]bool{}, loaded: make(chan struct{}),
-		refs: map[string]*list.Element{}, refOrder: list.New(), taken: map[string]bool{}}
+		refs: map[string]*list.Element{}, refOrder: list.New(), taken: map[string]map[string]bool{}}
 }
 
-// ShareThrough makes q, shared with the bot's other replicas, hold the
-// durable items instead of the store: each is delivered by the replica
-// that takes it from q, and one whose replica dies is taken over by
-// another, instead of every replica loading every stored item at start.
-// The outbox tells q every keepEvery that it is still delivering what it
-// took, so q's idle limit must be several times keepEvery. Order holds
-// per room among the items one replica takes, not across replicas. Call
-// it before Run.
-func (o *Outbox) ShareThrough(q WorkQueue, keepEvery time.Duration) {
+// ShareThrough makes queues shared with the bot's other replicas hold the
+// durable items instead of the store, one queue per adapter, which
+// queueFor returns (it is called once per adapter). Each item is delivered
+// by the replica that takes it, and one whose replica dies is taken over
+// by another, instead of every replica loading every stored item at start.
+// A replica takes items for an adapter only while the adapter is present
+// there (see Standby). The outbox tells each queue every keepEvery that it
+// is still delivering what it took, so a queue's idle limit must be
+// several times keepEvery. Order holds per room among the items one
+// replica takes, not across replicas. Call it before Run.
+func (o *Outbox) ShareThrough(queueFor func(adapter string) WorkQueue, keepEvery time.Duration) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	o.shared, o.keepEvery = q, keepEvery
+	queues := map[string]WorkQueue{}
+	o.shared = func(adapter string) WorkQueue {
+		q, ok := queues[adapter]
+		if !ok {
+			q = queueFor(adapter)
+			queues[adapter] = q
+		}
+		return q
+	}
+	o.keepEvery = keepEvery
 }
 
 // AddAdapter makes a delivers through a. The first adapter added receives
@@ -361,10 +378,10 @@ func (o *Outbox) attempt(ctx context.Context, a Adapter, it *outItem) bool {
 // it waited.
 func (o *Outbox) forget(ctx context.Context, it *outItem) {
 	var err error
-	if it.qid != "" {
-		err = o.shared.Ack(ctx, it.qid)
+	if it.q != nil {
+		err = it.q.Ack(ctx, it.qid)
 		o.mu.Lock()
-		delete(o.taken, it.qid)
+		delete(o.taken[it.Response.Adapter], it.qid)
 		o.mu.Unlock()
 	} else {
 		err = o.st.Delete(ctx, outboxPrefix+it.ID)

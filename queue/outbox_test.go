@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -31,7 +32,9 @@ func TestOutboxDeliveriesOutliveAReplica(t *testing.T) {
 	replica := func(name string, a bot.Adapter) *bot.Outbox {
 		o := bot.NewOutbox(memory.New(), nil, bot.Backoff{Min: 20 * time.Millisecond, Max: 50 * time.Millisecond})
 		o.AddAdapter(a)
-		o.ShareThrough(queue.New(c, prefix, queue.Options{Name: "outbox", Consumer: name, MinIdle: idle, Keyring: kr}), keepEvery)
+		o.ShareThrough(func(adapter string) bot.WorkQueue {
+			return queue.New(c, prefix, queue.Options{Name: "outbox:" + adapter, Consumer: name, MinIdle: idle, Keyring: kr})
+		}, keepEvery)
 		return o
 	}
 	down := bottest.NewAdapter("chat")
@@ -72,7 +75,66 @@ func TestOutboxDeliveriesOutliveAReplica(t *testing.T) {
 	if got := up.Texts(); !slices.Equal(got, []string{"alert 1", "alert 2", "alert 3"}) {
 		t.Fatalf("B delivered %q, want each alert once, in order", got)
 	}
-	if n, err := c.XLen(t.Context(), prefix+"queue:outbox").Result(); err != nil || n != 0 {
+	if n, err := c.XLen(t.Context(), prefix+"queue:outbox:chat").Result(); err != nil || n != 0 {
 		t.Fatalf("the queue holds %d entries (%v) after delivery, want none", n, err)
+	}
+}
+
+// standby is a chat connection held by one replica at a time.
+type standby struct {
+	*bottest.Adapter
+	present atomic.Bool
+}
+
+func (s *standby) Present() bool { return s.present.Load() }
+
+// TestOutboxTakesOnlyWhereTheAdapterIsPresent has two replicas whose
+// adapter is connected on one at a time, as IRC's one nick is: the shared
+// responses go to whichever holds the connection, never wait on the other.
+func TestOutboxTakesOnlyWhereTheAdapterIsPresent(t *testing.T) {
+	kr, err := sealed.NewKeyring()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := redistest.Client(t)
+	prefix := redistest.Prefix(t, c)
+	replica := func(name string) (*bot.Outbox, *standby) {
+		a := &standby{Adapter: bottest.NewAdapter("irc")}
+		o := bot.NewOutbox(memory.New(), nil, bot.Backoff{Min: 20 * time.Millisecond, Max: 50 * time.Millisecond})
+		o.AddAdapter(a)
+		o.ShareThrough(func(adapter string) bot.WorkQueue {
+			return queue.New(c, prefix, queue.Options{Name: "outbox:" + adapter, Consumer: name, MinIdle: time.Minute, Keyring: kr})
+		}, 100*time.Millisecond)
+		go o.Run(t.Context())
+		return o, a
+	}
+	oa, a := replica("a")
+	_, b := replica("b")
+	b.present.Store(true)
+	await := func(who *standby, want []string) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for !slices.Equal(who.Texts(), want) {
+			if time.Now().After(deadline) {
+				t.Fatalf("delivered %q, want %q", who.Texts(), want)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	for _, text := range []string{"one", "two"} {
+		if err := oa.SendDurable(t.Context(), "", bot.Response{Room: "#sec", Text: text}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	await(b, []string{"one", "two"})
+	b.present.Store(false)
+	a.present.Store(true)
+	time.Sleep(300 * time.Millisecond) // B's loop sees it is no longer present
+	if err := oa.SendDurable(t.Context(), "", bot.Response{Room: "#sec", Text: "three"}); err != nil {
+		t.Fatal(err)
+	}
+	await(a, []string{"three"})
+	if got := b.Texts(); !slices.Equal(got, []string{"one", "two"}) {
+		t.Fatalf("the replica without the connection delivered %q", got[2:])
 	}
 }

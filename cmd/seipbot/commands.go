@@ -70,7 +70,7 @@ func (c *cli) runBot(ctx context.Context, args []string) error {
 	}
 	defer closeQuietly(a.st, a.log)
 	for _, ad := range adapters {
-		a.bot.AddAdapter(ad)
+		a.addAdapter(ad)
 	}
 	a.log.Info("seipbot running", "version", version, "adapters", a.bot.Adapters())
 	return a.run(ctx)

@@ -23,6 +23,7 @@ import (
 	"github.com/seipbot/seipbot/alert"
 	"github.com/seipbot/seipbot/audit"
 
+	"github.com/seipbot/seipbot/adapter/irc"
 	"github.com/seipbot/seipbot/bot"
 	"github.com/seipbot/seipbot/bus"
 	"github.com/seipbot/seipbot/config"
@@ -291,9 +292,22 @@ type app struct {
 	// lease, when set, is the scheduler's: replicas share the store, and
 	// only the one holding the lease runs the scheduler.
 	lease *replica.Lease
+	// soloLease, when set, returns the lease under which an adapter
+	// that may keep one connection (IRC) runs on one replica at a time.
+	soloLease func(adapter string) *replica.Lease
 	// bus, when set, carries word of reminders set or cancelled on any
 	// replica to the one running the scheduler.
 	bus bus.Bus
+}
+
+// addAdapter adds ad to the bot. With replicas, an adapter that may keep
+// only one connection and gives no message ids to claim by (IRC: one nick)
+// runs on one replica at a time, under a lease of its own.
+func (a *app) addAdapter(ad bot.Adapter) {
+	if _, one := ad.(*irc.Adapter); one && a.soloLease != nil {
+		ad = replica.NewSolo(ad, a.soloLease(ad.Name()))
+	}
+	a.bot.AddAdapter(ad)
 }
 
 // deliveryIdle is how long a durable response one replica took from the
@@ -342,12 +356,18 @@ func wire(cfg *config.Config, st store.Store, storeDesc string, log *slog.Logger
 	var lease *replica.Lease
 	var events bus.Bus
 	var holder string // this replica's name, when there are replicas
+	var soloLease func(string) *replica.Lease
 	if w.shared != nil {
 		holder = replicaName()
+		soloLease = func(adapter string) *replica.Lease {
+			return replica.NewLease(w.shared, cfg.Store.KeyPrefix, replica.LeaseOptions{Name: "adapter-" + adapter, Holder: holder, Logger: log})
+		}
 		claimer = replica.NewRedisClaimer(w.shared, cfg.Store.KeyPrefix, holder)
-		outbox.ShareThrough(queue.New(w.shared, cfg.Store.KeyPrefix, queue.Options{
-			Name: "outbox", Consumer: holder, MinIdle: deliveryIdle, Keyring: w.keys, Logger: log,
-		}), deliveryIdle/3)
+		outbox.ShareThrough(func(adapter string) bot.WorkQueue {
+			return queue.New(w.shared, cfg.Store.KeyPrefix, queue.Options{
+				Name: "outbox:" + adapter, Consumer: holder, MinIdle: deliveryIdle, Keyring: w.keys, Logger: log,
+			})
+		}, deliveryIdle/3)
 		lease = replica.NewLease(w.shared, cfg.Store.KeyPrefix, replica.LeaseOptions{Name: "scheduler", Holder: holder, Logger: log})
 		events = bus.NewRedis(w.shared, w.keys, cfg.Store.KeyPrefix, log)
 		schedOpts.Leader = lease
@@ -423,7 +443,7 @@ func wire(cfg *config.Config, st store.Store, storeDesc string, log *slog.Logger
 	if err := b.Use(append(plugins, ops.plugins...)...); err != nil {
 		return nil, err
 	}
-	return &app{cfg: cfg, log: log, st: st, bot: b, sched: sched, auth: auth, audit: auditLog, policyNote: note, scripts: scripts, jobs: ops.jobs, alerts: alerts, web: web, lease: lease, bus: events}, nil
+	return &app{cfg: cfg, log: log, st: st, bot: b, sched: sched, auth: auth, audit: auditLog, policyNote: note, scripts: scripts, jobs: ops.jobs, alerts: alerts, web: web, lease: lease, bus: events, soloLease: soloLease}, nil
 }
 
 // topicPluginsAdmin is the notification topic of the admin room's notices
