@@ -19,7 +19,7 @@ type connection struct {
 	closed    atomic.Int32
 }
 
-func (c *connection) Name() string                            { return "irc" }
+func (c *connection) Name() string                             { return "irc" }
 func (c *connection) Send(context.Context, bot.Response) error { return nil }
 func (c *connection) Close() error                             { c.closed.Add(1); return nil }
 
