@@ -74,8 +74,11 @@ type apiError struct {
 }
 
 func (e *apiError) Error() string {
-	if e.Message == "" {
+	switch {
+	case e.Message == "":
 		return fmt.Sprintf("HTTP %d", e.Status)
+	case e.ID == "":
+		return fmt.Sprintf("%s (HTTP %d)", e.Message, e.Status)
 	}
 	return fmt.Sprintf("%s (HTTP %d, %s)", e.Message, e.Status, e.ID)
 }
