@@ -10,8 +10,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/mattermost/mattermost/server/public/model"
-
 	"github.com/seipbot/seipbot/bot"
 )
 
@@ -76,29 +74,66 @@ func (a *Adapter) verify(ctx map[string]any, now time.Time) (action, bool) {
 	return c, true
 }
 
+// attachment is a message attachment: here only the buttons under a post.
+type attachment struct {
+	Actions []postAction `json:"actions"`
+}
+
+// postAction is a button, and the integration the server calls when it is
+// clicked.
+type postAction struct {
+	ID          string      `json:"id"`
+	Type        string      `json:"type"`
+	Name        string      `json:"name"`
+	Style       string      `json:"style"`
+	Integration integration `json:"integration"`
+}
+
+type integration struct {
+	URL     string         `json:"url"`
+	Context map[string]any `json:"context"`
+}
+
 // addButtons offers Approve and Deny on a reply that holds a command for
 // approval, when the server can reach the bot (ActionURL is set).
-func (a *Adapter) addButtons(p *model.Post, r bot.Response, channel string) {
+func (a *Adapter) addButtons(p *post, r bot.Response, channel string) {
 	id := approvalID(r.Text)
 	if id == "" || a.opts.ActionURL == "" {
 		return
 	}
-	button := func(name, style, command string) *model.PostAction {
+	button := func(name, style, command string) postAction {
 		c := action{Command: command, Channel: channel, Thread: r.Thread, Direct: r.Direct, Expires: time.Now().Add(actionLife)}
 		// The server strips the integration (URL and context) from posts
 		// before any client sees them, so the signed context stays between
 		// the server and the bot.
-		return &model.PostAction{
-			Id: name, Type: model.PostActionTypeButton, Name: name, Style: style,
-			Integration: &model.PostActionIntegration{URL: a.opts.ActionURL, Context: a.context(c)},
+		return postAction{
+			ID: name, Type: "button", Name: name, Style: style,
+			Integration: integration{URL: a.opts.ActionURL, Context: a.context(c)},
 		}
 	}
-	model.ParseSlackAttachment(p, []*model.SlackAttachment{{
-		Actions: []*model.PostAction{
-			button("Approve", "success", "approve "+id),
-			button("Deny", "danger", "deny "+id),
-		},
-	}})
+	// A post carrying attachments has the type that says so; the server
+	// renders its buttons from the "attachments" prop.
+	if p.Type == "" {
+		p.Type = "slack_attachment"
+	}
+	p.Props = map[string]any{"attachments": []attachment{{Actions: []postAction{
+		button("Approve", "success", "approve "+id),
+		button("Deny", "danger", "deny "+id),
+	}}}}
+}
+
+// clickRequest is what the server posts to ActionURL when a button is
+// clicked.
+type clickRequest struct {
+	UserID    string         `json:"user_id"`
+	ChannelID string         `json:"channel_id"`
+	TriggerID string         `json:"trigger_id"`
+	Context   map[string]any `json:"context"`
+}
+
+// clickResponse is the answer to a click: a line only the clicker sees.
+type clickResponse struct {
+	EphemeralText string `json:"ephemeral_text"`
 }
 
 // maxActionBody bounds a click's request body; a real one is well under
@@ -122,14 +157,14 @@ func (a *Adapter) ActionHandler() http.Handler {
 			http.Error(w, "POST only", http.StatusMethodNotAllowed)
 			return
 		}
-		var click model.PostActionIntegrationRequest
+		var click clickRequest
 		if err := json.NewDecoder(http.MaxBytesReader(w, req.Body, maxActionBody)).Decode(&click); err != nil {
 			http.Error(w, "unreadable request", http.StatusBadRequest)
 			return
 		}
 		c, ok := a.verify(click.Context, time.Now())
-		if !ok || click.ChannelId != c.Channel || !model.IsValidId(click.UserId) {
-			a.log.Warn("mattermost: refused a button click without a valid signature", "remote", req.RemoteAddr, "user", click.UserId)
+		if !ok || click.ChannelID != c.Channel || !validID(click.UserID) {
+			a.log.Warn("mattermost: refused a button click without a valid signature", "remote", req.RemoteAddr, "user", click.UserID)
 			http.Error(w, "invalid or expired action", http.StatusForbidden)
 			return
 		}
@@ -140,24 +175,24 @@ func (a *Adapter) ActionHandler() http.Handler {
 			http.Error(w, "the bot is not running", http.StatusServiceUnavailable)
 			return
 		}
-		u, err := a.user(req.Context(), click.UserId)
+		u, err := a.user(req.Context(), click.UserID)
 		if err != nil {
-			a.log.Warn("mattermost: cannot look up the user who clicked", "user", click.UserId, "err", err)
+			a.log.Warn("mattermost: cannot look up the user who clicked", "user", click.UserID, "err", err)
 			http.Error(w, "cannot look up the user", http.StatusBadGateway)
 			return
 		}
 		in.Receive(req.Context(), &bot.Message{
-			ID:        click.TriggerId,
+			ID:        click.TriggerID,
 			Adapter:   "mattermost",
 			Text:      c.Command,
 			Room:      c.Channel,
 			Thread:    c.Thread,
 			Direct:    c.Direct,
 			Mentioned: true,
-			User:      bot.User{ID: "mattermost:" + u.Id, Name: u.Username},
+			User:      bot.User{ID: "mattermost:" + u.ID, Name: u.Username},
 			Time:      time.Now(),
 		})
 		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(model.PostActionIntegrationResponse{EphemeralText: fmt.Sprintf("You said %q.", c.Command)})
+		json.NewEncoder(w).Encode(clickResponse{EphemeralText: fmt.Sprintf("You said %q.", c.Command)})
 	})
 }

@@ -27,8 +27,8 @@ func TestActionHandler(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	alice := &model.User{Id: model.NewId(), Username: "alice"}
-	a.users[alice.Id] = alice // no server to look her up on
+	alice := &user{ID: model.NewId(), Username: "alice"}
+	a.users[alice.ID] = alice // no server to look her up on
 	channel := model.NewId()
 	good := action{Command: "approve k3x7", Channel: channel, Thread: model.NewId(), Expires: time.Now().Add(time.Hour)}
 	forged := a.context(good)
@@ -38,7 +38,7 @@ func TestActionHandler(t *testing.T) {
 	wrongKey, _ := New(Options{URL: "http://127.0.0.1:1", Token: "t"})
 
 	click := func(ctx map[string]any, channel string) string {
-		b, _ := json.Marshal(model.PostActionIntegrationRequest{UserId: alice.Id, ChannelId: channel, PostId: model.NewId(), TriggerId: "trigger", Context: ctx})
+		b, _ := json.Marshal(model.PostActionIntegrationRequest{UserId: alice.ID, ChannelId: channel, PostId: model.NewId(), TriggerId: "trigger", Context: ctx})
 		return string(b)
 	}
 	tests := []struct {
@@ -77,7 +77,7 @@ func TestActionHandler(t *testing.T) {
 			}
 			want := bot.Message{
 				ID: "trigger", Adapter: "mattermost", Text: "approve k3x7", Room: channel, Thread: good.Thread,
-				Mentioned: true, User: bot.User{ID: "mattermost:" + alice.Id, Name: "alice"},
+				Mentioned: true, User: bot.User{ID: "mattermost:" + alice.ID, Name: "alice"},
 			}
 			if len(in.got) != 1 {
 				t.Fatalf("the bot received %d messages; want 1", len(in.got))

@@ -39,9 +39,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gorilla/websocket"
-	"github.com/mattermost/mattermost/server/public/model"
-
 	"github.com/seipbot/seipbot/bot"
 )
 
@@ -80,20 +77,20 @@ type Options struct {
 type Adapter struct {
 	opts   Options
 	log    *slog.Logger
-	api    *model.Client4
+	api    *client
 	wsURL  string
 	secret []byte
 
 	mu       sync.Mutex
-	me       *model.User
-	inbox    bot.Inbox              // set while Run runs, for button clicks
-	users    map[string]*model.User // by id
-	channels map[string]string      // "team/channel" names and direct-message user ids to channel ids
-	progress map[string]int         // parts of a split reply already posted, by reply
-	seen     map[string]int64       // per channel, the creation time (ms) of the newest post seen
-	recent   map[string]struct{}    // ids of posts delivered lately, so a catch-up repeats none
-	order    []string               // recent, oldest first, to forget the oldest
-	first    bool                   // no session has caught up yet
+	me       *user
+	inbox    bot.Inbox           // set while Run runs, for button clicks
+	users    map[string]*user    // by id
+	channels map[string]string   // "team/channel" names and direct-message user ids to channel ids
+	progress map[string]int      // parts of a split reply already posted, by reply
+	seen     map[string]int64    // per channel, the creation time (ms) of the newest post seen
+	recent   map[string]struct{} // ids of posts delivered lately, so a catch-up repeats none
+	order    []string            // recent, oldest first, to forget the oldest
+	first    bool                // no session has caught up yet
 }
 
 var _ bot.Adapter = (*Adapter)(nil)
@@ -131,14 +128,12 @@ func New(opts Options) (*Adapter, error) {
 		crand.Read(secret)
 	}
 	base := strings.TrimSuffix(u.String(), "/")
-	api := model.NewAPIv4Client(base)
-	api.SetToken(opts.Token)
 	// A hung request would hold the outbox; it retries instead.
-	api.HTTPClient = &http.Client{Timeout: time.Minute}
-	ws := "ws" + strings.TrimPrefix(base, "http")
+	api := &client{api: base + "/api/v4", token: opts.Token, http: &http.Client{Timeout: time.Minute}}
+	ws := "ws" + strings.TrimPrefix(base, "http") + "/api/v4/websocket"
 	return &Adapter{
 		opts: opts, log: opts.Logger, api: api, wsURL: ws, secret: secret,
-		users: map[string]*model.User{}, channels: map[string]string{}, progress: map[string]int{},
+		users: map[string]*user{}, channels: map[string]string{}, progress: map[string]int{},
 		seen: map[string]int64{}, recent: map[string]struct{}{},
 		first: true,
 	}, nil
@@ -201,30 +196,30 @@ func (a *Adapter) session(ctx context.Context, in bot.Inbox) (live bool, err err
 	if err != nil {
 		return false, err
 	}
-	dialer := &websocket.Dialer{HandshakeTimeout: helloWait, Proxy: http.ProxyFromEnvironment}
-	ws, err := model.NewWebSocketClientWithDialer(dialer, a.wsURL, a.opts.Token)
+	ws, err := dial(ctx, a.wsURL, a.opts.Token)
 	if err != nil {
-		return false, err
+		return false, fmt.Errorf("mattermost: opening the event stream: %w", err)
 	}
-	ws.Listen()
 	defer ws.Close()
 	stop := context.AfterFunc(ctx, ws.Close)
 	defer stop()
-	// The client's reader blocks until someone takes its responses.
-	go func() {
-		for range ws.ResponseChannel {
-		}
-	}()
 
 	hello := time.NewTimer(helloWait)
 	defer hello.Stop()
 	for ready := false; !ready; {
 		select {
-		case ev, ok := <-ws.EventChannel:
+		case ev, ok := <-ws.events:
 			if !ok {
 				return false, wsError(ws)
 			}
-			ready = ev.EventType() == model.WebsocketEventHello
+			if ev.Event == "" && ev.SeqReply == authSeq && ev.Status != "OK" {
+				why := ev.Status
+				if ev.Error != nil {
+					why = ev.Error.Message
+				}
+				return false, fmt.Errorf("mattermost: the server refused the websocket: %s", why)
+			}
+			ready = ev.Event == "hello"
 		case <-hello.C:
 			return false, errors.New("mattermost: the server did not accept the websocket")
 		}
@@ -237,39 +232,38 @@ func (a *Adapter) session(ctx context.Context, in bot.Inbox) (live bool, err err
 	a.log.Info("mattermost: connected", "url", a.opts.URL, "user", me.Username)
 	for {
 		select {
-		case ev, ok := <-ws.EventChannel:
+		case ev, ok := <-ws.events:
 			if !ok {
 				return true, wsError(ws)
 			}
-			if ev.EventType() == model.WebsocketEventPosted {
+			if ev.Event == "posted" {
 				a.posted(ctx, in, me, ev)
 			}
-		case <-ws.PingTimeoutChannel:
-			return true, errors.New("mattermost: the server stopped pinging")
 		case <-ctx.Done():
 			return true, nil
 		}
 	}
 }
 
-func wsError(ws *model.WebSocketClient) error {
-	if ws.ListenError != nil {
-		return ws.ListenError
+// wsError says why ws's events ended.
+func wsError(ws *stream) error {
+	if ws.err != nil {
+		return fmt.Errorf("mattermost: reading events: %w", ws.err)
 	}
 	return errors.New("mattermost: the websocket closed")
 }
 
 // self returns the bot's account, fetched once.
-func (a *Adapter) self(ctx context.Context) (*model.User, error) {
+func (a *Adapter) self(ctx context.Context) (*user, error) {
 	a.mu.Lock()
 	me := a.me
 	a.mu.Unlock()
 	if me != nil {
 		return me, nil
 	}
-	me, resp, err := a.api.GetMe(ctx, "")
+	me, err := a.api.user(ctx, "me")
 	if err != nil {
-		if resp != nil && resp.StatusCode == http.StatusUnauthorized {
+		if ae, ok := errors.AsType[*apiError](err); ok && ae.Status == http.StatusUnauthorized {
 			return nil, bot.Fatal(errors.New("mattermost: the server refused the token; check that it is the bot's current access token"))
 		}
 		return nil, fmt.Errorf("mattermost: who am I: %w", err)
@@ -284,22 +278,25 @@ func (a *Adapter) self(ctx context.Context) (*model.User, error) {
 }
 
 // posted handles a websocket "posted" event.
-func (a *Adapter) posted(ctx context.Context, in bot.Inbox, me *model.User, ev *model.WebSocketEvent) {
-	raw, _ := ev.GetData()["post"].(string)
-	var p model.Post
-	if err := json.Unmarshal([]byte(raw), &p); err != nil {
+func (a *Adapter) posted(ctx context.Context, in bot.Inbox, me *user, ev event) {
+	var d postedData
+	var p post
+	if err := json.Unmarshal(ev.Data, &d); err != nil {
 		a.log.Warn("mattermost: unreadable post event", "err", err)
 		return
 	}
-	kind, _ := ev.GetData()["channel_type"].(string)
-	a.deliver(ctx, in, me, &p, model.ChannelType(kind))
+	if err := json.Unmarshal([]byte(d.Post), &p); err != nil {
+		a.log.Warn("mattermost: unreadable post event", "err", err)
+		return
+	}
+	a.deliver(ctx, in, me, &p, d.ChannelType)
 }
 
 // catchUp delivers, channel by channel, the posts made since the newest
 // one seen there. On the first connection it only notes where each channel
 // stands.
-func (a *Adapter) catchUp(ctx context.Context, in bot.Inbox, me *model.User) error {
-	chans, _, err := a.api.GetChannelsForUserWithLastDeleteAt(ctx, me.Id, 0)
+func (a *Adapter) catchUp(ctx context.Context, in bot.Inbox, me *user) error {
+	chans, err := a.api.channelsOf(ctx, me.ID)
 	if err != nil {
 		return err
 	}
@@ -319,10 +316,10 @@ func (a *Adapter) catchUp(ctx context.Context, in bot.Inbox, me *model.User) err
 			continue
 		}
 		if first {
-			a.mark(c.Id, c.LastPostAt)
+			a.mark(c.ID, c.LastPostAt)
 			continue
 		}
-		mark := a.mark(c.Id, 0)
+		mark := a.mark(c.ID, 0)
 		if mark == 0 {
 			mark = since
 		}
@@ -330,26 +327,26 @@ func (a *Adapter) catchUp(ctx context.Context, in bot.Inbox, me *model.User) err
 			// Nothing seen anywhere yet, so no moment is known from which
 			// to replay: replaying the channel's whole history would run
 			// old commands again.
-			a.mark(c.Id, c.LastPostAt)
+			a.mark(c.ID, c.LastPostAt)
 			continue
 		}
 		if c.LastPostAt <= mark {
 			continue
 		}
-		list, _, err := a.api.GetPostsSince(ctx, c.Id, mark, false)
+		list, err := a.api.postsSince(ctx, c.ID, mark)
 		if err != nil {
 			return err
 		}
-		var missed []*model.Post
+		var missed []*post
 		for _, p := range list.Posts {
 			// "since" also returns older posts edited or deleted since.
 			if p.CreateAt > mark {
 				missed = append(missed, p)
 			}
 		}
-		slices.SortFunc(missed, func(x, y *model.Post) int { return cmp.Compare(x.CreateAt, y.CreateAt) })
+		slices.SortFunc(missed, func(x, y *post) int { return cmp.Compare(x.CreateAt, y.CreateAt) })
 		if len(missed) > 0 {
-			a.log.Info("mattermost: catching up on posts made while disconnected", "channel", c.Id, "posts", len(missed))
+			a.log.Info("mattermost: catching up on posts made while disconnected", "channel", c.ID, "posts", len(missed))
 		}
 		for _, p := range missed {
 			a.deliver(ctx, in, me, p, c.Type)
@@ -390,36 +387,36 @@ func (a *Adapter) firstSight(id string) bool {
 
 // deliver passes a post to the bot unless it is the bot's own, another
 // bot's, a system message, or already delivered.
-func (a *Adapter) deliver(ctx context.Context, in bot.Inbox, me *model.User, p *model.Post, kind model.ChannelType) {
-	a.mark(p.ChannelId, p.CreateAt)
-	if p.UserId == me.Id || p.Type != "" || p.DeleteAt != 0 || strings.TrimSpace(p.Message) == "" || !a.firstSight(p.Id) {
+func (a *Adapter) deliver(ctx context.Context, in bot.Inbox, me *user, p *post, kind string) {
+	a.mark(p.ChannelID, p.CreateAt)
+	if p.UserID == me.ID || p.Type != "" || p.DeleteAt != 0 || strings.TrimSpace(p.Message) == "" || !a.firstSight(p.ID) {
 		return
 	}
 	// The server marks posts by bot accounts and webhooks; answering
 	// them could start two bots talking for ever.
-	for _, prop := range []string{model.PostPropsFromBot, model.PostPropsFromWebhook, model.PostPropsFromPlugin} {
-		if v, _ := p.GetProp(prop).(string); v == "true" {
+	for _, prop := range []string{"from_bot", "from_webhook", "from_plugin"} {
+		if v, _ := p.Props[prop].(string); v == "true" {
 			return
 		}
 	}
-	u, err := a.user(ctx, p.UserId)
+	u, err := a.user(ctx, p.UserID)
 	if err != nil {
 		// Without the account the adapter cannot tell a bot from a
 		// person; dropping is safer than answering a bot.
-		a.log.Warn("mattermost: cannot look up a post's author; ignoring the post", "user", p.UserId, "err", err)
+		a.log.Warn("mattermost: cannot look up a post's author; ignoring the post", "user", p.UserID, "err", err)
 		return
 	}
 	if u.IsBot {
 		return
 	}
 	m := &bot.Message{
-		ID:      p.Id,
+		ID:      p.ID,
 		Adapter: "mattermost",
 		Text:    p.Message,
-		Room:    p.ChannelId,
-		User:    bot.User{ID: "mattermost:" + u.Id, Name: u.Username},
-		Direct:  kind == model.ChannelTypeDirect,
-		Thread:  p.RootId,
+		Room:    p.ChannelID,
+		User:    bot.User{ID: "mattermost:" + u.ID, Name: u.Username},
+		Direct:  kind == channelDirect,
+		Thread:  p.RootID,
 		Time:    time.UnixMilli(p.CreateAt),
 	}
 	m.Text, m.Mentioned = mention(p.Message, me.Username)
@@ -459,14 +456,14 @@ func nameChar(c byte) bool {
 }
 
 // user returns the account with id, fetched once.
-func (a *Adapter) user(ctx context.Context, id string) (*model.User, error) {
+func (a *Adapter) user(ctx context.Context, id string) (*user, error) {
 	a.mu.Lock()
 	u := a.users[id]
 	a.mu.Unlock()
 	if u != nil {
 		return u, nil
 	}
-	u, _, err := a.api.GetUser(ctx, id, "")
+	u, err := a.api.user(ctx, id)
 	if err != nil {
 		return nil, err
 	}

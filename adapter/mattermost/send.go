@@ -7,8 +7,6 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/mattermost/mattermost/server/public/model"
-
 	"github.com/seipbot/seipbot/bot"
 )
 
@@ -47,13 +45,13 @@ func (a *Adapter) Post(ctx context.Context, r bot.Response) (string, error) {
 	a.mu.Unlock()
 	var id string
 	for i := done; i < len(parts); i++ {
-		p := &model.Post{ChannelId: channel, RootId: r.Thread, Message: parts[i]}
+		p := &post{ChannelID: channel, RootID: r.Thread, Message: parts[i]}
 		if i == len(parts)-1 {
 			a.addButtons(p, r, channel)
 		}
-		created, resp, err := a.api.CreatePost(ctx, p)
+		created, err := a.api.createPost(ctx, p)
 		if err != nil {
-			err = classify("post", resp, err)
+			err = classify("post", err)
 			a.mu.Lock()
 			if i > 0 && !bot.IsPermanent(err) {
 				a.progress[key] = i
@@ -63,7 +61,7 @@ func (a *Adapter) Post(ctx context.Context, r bot.Response) (string, error) {
 			a.mu.Unlock()
 			return "", err
 		}
-		id = created.Id
+		id = created.ID
 	}
 	a.mu.Lock()
 	delete(a.progress, key)
@@ -91,24 +89,20 @@ func (a *Adapter) Edit(ctx context.Context, ref string, r bot.Response) error {
 	if strings.TrimSpace(r.Text) == "" || len(split(r.Text, MaxPost)) != 1 {
 		return bot.Permanent(errors.New("mattermost: the reply does not fit one post, so it is not an edit"))
 	}
-	if !model.IsValidId(ref) {
+	if !validID(ref) {
 		return bot.Permanent(fmt.Errorf("mattermost: %q is not a post id", ref))
 	}
 	channel, err := a.destination(ctx, r)
 	if err != nil {
 		return err
 	}
-	p := &model.Post{Message: r.Text}
+	p := &post{Message: r.Text}
 	a.addButtons(p, r, channel)
-	patch := &model.PostPatch{Message: &p.Message}
-	if len(p.Attachments()) > 0 {
-		// Only a reply with buttons sets the props: patching them replaces
-		// all of a post's props, including those the server keeps.
-		props := p.GetProps()
-		patch.Props = &props
-	}
-	if _, resp, err := a.api.PatchPost(ctx, ref, patch); err != nil {
-		return classify("edit post", resp, err)
+	// Only a reply with buttons sets the props: patching them replaces all
+	// of a post's props, including those the server keeps.
+	patch := &postPatch{Message: p.Message, Props: p.Props}
+	if err := a.api.patchPost(ctx, ref, patch); err != nil {
+		return classify("edit post", err)
 	}
 	return nil
 }
@@ -116,22 +110,19 @@ func (a *Adapter) Edit(ctx context.Context, ref string, r bot.Response) error {
 // upload posts r's text as a file, with its first line as the message so
 // the channel shows what it is.
 func (a *Adapter) upload(ctx context.Context, channel string, r bot.Response) error {
-	up, resp, err := a.api.UploadFile(ctx, []byte(r.Text), channel, "reply.txt")
+	file, err := a.api.uploadFile(ctx, channel, "reply.txt", []byte(r.Text))
 	if err != nil {
-		return classify("upload", resp, err)
-	}
-	if len(up.FileInfos) == 0 {
-		return errors.New("mattermost: upload: the server stored no file")
+		return classify("upload", err)
 	}
 	head, _, _ := strings.Cut(r.Text, "\n")
 	if len(head) > 200 {
 		head = head[:lastBreak(head, 200)] + "…"
 	}
 	msg := fmt.Sprintf("%s\n\n_The full reply (%d lines) is attached._", head, strings.Count(r.Text, "\n")+1)
-	p := &model.Post{ChannelId: channel, RootId: r.Thread, Message: msg, FileIds: model.StringArray{up.FileInfos[0].Id}}
+	p := &post{ChannelID: channel, RootID: r.Thread, Message: msg, FileIDs: []string{file}}
 	a.addButtons(p, r, channel)
-	if _, resp, err := a.api.CreatePost(ctx, p); err != nil {
-		return classify("post", resp, err)
+	if _, err := a.api.createPost(ctx, p); err != nil {
+		return classify("post", err)
 	}
 	return nil
 }
@@ -139,10 +130,10 @@ func (a *Adapter) upload(ctx context.Context, channel string, r bot.Response) er
 // channel returns the id of the channel r goes to: Room as a channel id or
 // "team/channel" name, or, for a direct message with no Room, the direct
 // channel with the user.
-func (a *Adapter) channel(ctx context.Context, me *model.User, r bot.Response) (string, error) {
+func (a *Adapter) channel(ctx context.Context, me *user, r bot.Response) (string, error) {
 	var key string
 	switch {
-	case r.Room != "" && model.IsValidId(r.Room):
+	case r.Room != "" && validID(r.Room):
 		return r.Room, nil
 	case r.Room != "":
 		team, name, ok := strings.Cut(r.Room, "/")
@@ -152,7 +143,7 @@ func (a *Adapter) channel(ctx context.Context, me *model.User, r bot.Response) (
 		key = r.Room
 	case r.Direct:
 		id, ok := strings.CutPrefix(r.User, "mattermost:")
-		if !ok || !model.IsValidId(id) {
+		if !ok || !validID(id) {
 			return "", bot.Permanent(fmt.Errorf("mattermost: %q is not a Mattermost user", r.User))
 		}
 		key = "@" + id
@@ -165,37 +156,40 @@ func (a *Adapter) channel(ctx context.Context, me *model.User, r bot.Response) (
 	if id != "" {
 		return id, nil
 	}
-	var c *model.Channel
-	var resp *model.Response
+	var c *channel
 	var err error
-	if user, ok := strings.CutPrefix(key, "@"); ok {
-		c, resp, err = a.api.CreateDirectChannel(ctx, me.Id, user)
+	if other, ok := strings.CutPrefix(key, "@"); ok {
+		c, err = a.api.directChannel(ctx, me.ID, other)
 	} else {
 		team, name, _ := strings.Cut(key, "/")
-		c, resp, err = a.api.GetChannelByNameForTeamName(ctx, name, team, "")
+		c, err = a.api.channelByName(ctx, team, name)
 	}
 	if err != nil {
-		return "", classify("find channel "+key, resp, err)
+		return "", classify("find channel "+key, err)
 	}
 	a.mu.Lock()
-	a.channels[key] = c.Id
+	a.channels[key] = c.ID
 	a.mu.Unlock()
-	return c.Id, nil
+	return c.ID, nil
 }
 
 // classify wraps a failed request's error, marking as permanent what the
 // server refused for good (a missing channel, no permission) and leaving
-// retryable what may pass later (no connection, overload, rate limits).
-func classify(what string, resp *model.Response, err error) error {
-	err = fmt.Errorf("mattermost: %s: %w", what, err)
-	if resp == nil {
-		return err
+// retryable what may pass later (no connection, overload, rate limits). A
+// rate limit's Retry-After is passed on, so the outbox waits that long.
+func classify(what string, err error) error {
+	wrapped := fmt.Errorf("mattermost: %s: %w", what, err)
+	ae, ok := errors.AsType[*apiError](err)
+	if !ok {
+		return wrapped
 	}
-	switch s := resp.StatusCode; {
-	case s == 0, s == http.StatusRequestTimeout, s == http.StatusTooManyRequests, s >= 500:
-		return err
+	switch s := ae.Status; {
+	case s == http.StatusTooManyRequests && ae.RetryAfter > 0:
+		return bot.RetryAfter(wrapped, ae.RetryAfter)
+	case s == http.StatusRequestTimeout, s == http.StatusTooManyRequests, s >= 500:
+		return wrapped
 	case s >= 400:
-		return bot.Permanent(err)
+		return bot.Permanent(wrapped)
 	}
-	return err
+	return wrapped
 }
