@@ -76,6 +76,10 @@ type Job struct {
 	Progress  string    `json:"progress,omitempty"` // the last progress line
 	Result    string    `json:"result,omitempty"`
 	Error     string    `json:"error,omitempty"` // what the user is told about a failure
+	// CancelAsked is set when someone cancelled the job on a replica
+	// other than the one running it, which stops it at its next
+	// heartbeat.
+	CancelAsked bool `json:"cancel_asked,omitempty"`
 }
 
 // Work is what a job does. It reports progress through progress, which
@@ -482,16 +486,36 @@ func (m *Manager) List(ctx context.Context, keep func(Job) bool) ([]Job, error) 
 }
 
 // Cancel stops a running job. Its final state is recorded and reported by
-// the job itself once its work returns.
-func (m *Manager) Cancel(id string) error {
+// the job itself once its work returns. A job running on another replica
+// is marked in the store, and its replica stops it at its next heartbeat.
+func (m *Manager) Cancel(ctx context.Context, id string) error {
 	id = strings.ToLower(strings.TrimSpace(id))
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	r, ok := m.running[id]
-	if !ok {
+	if ok {
+		r.cancel(errCancelled)
+	}
+	m.mu.Unlock()
+	if ok {
+		return nil
+	}
+	if m.opts.Replica == "" {
 		return fmt.Errorf("%w: %s", ErrFinished, id)
 	}
-	r.cancel(errCancelled)
+	err := m.opts.Store.Update(ctx, keyPrefix+id, func(cur []byte) ([]byte, error) {
+		var j Job
+		if cur == nil || json.Unmarshal(cur, &j) != nil || j.State != Running {
+			return nil, errNotRunning
+		}
+		j.CancelAsked = true
+		return json.Marshal(j)
+	})
+	if errors.Is(err, errNotRunning) {
+		return fmt.Errorf("%w: %s", ErrFinished, id)
+	}
+	if err != nil {
+		return fmt.Errorf("jobs: cancel %s: %w", id, err)
+	}
 	return nil
 }
 

@@ -176,13 +176,13 @@ func TestJobCancel(t *testing.T) {
 	if got, _ := m.Get(context.Background(), j.ID); got.State != Running || got.Progress != "50% done" {
 		t.Errorf("running job = %+v", got)
 	}
-	if err := m.Cancel(j.ID); err != nil {
+	if err := m.Cancel(t.Context(), j.ID); err != nil {
 		t.Fatal(err)
 	}
 	if got := s.next(t); !strings.HasSuffix(got, "cancelled: cancelled.") {
 		t.Errorf("report = %q", got)
 	}
-	if err := m.Cancel(j.ID); !errors.Is(err, ErrFinished) {
+	if err := m.Cancel(t.Context(), j.ID); !errors.Is(err, ErrFinished) {
 		t.Errorf("second cancel: %v, want ErrFinished", err)
 	}
 	if got, _ := m.Get(context.Background(), j.ID); got.State != Cancelled {

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/seipbot/seipbot/store"
@@ -34,6 +36,7 @@ func (m *Manager) watch(ctx context.Context) {
 			if err := m.beat(ctx); err != nil && ctx.Err() == nil {
 				m.log.Warn("jobs: saying this replica is alive failed; another may report its jobs as interrupted", "err", err)
 			}
+			m.stopCancelled(ctx)
 			if err := m.sweep(ctx); err != nil && ctx.Err() == nil {
 				m.log.Warn("jobs: looking for jobs of stopped replicas failed", "err", err)
 			}
@@ -116,4 +119,26 @@ func (m *Manager) takeOver(ctx context.Context, j Job) error {
 	}
 	m.log.Info("jobs: reporting a job its replica left running", "job", j.ID, "replica", j.Replica)
 	return m.finish(ctx, j)
+}
+
+// stopCancelled stops the jobs running here that someone cancelled on
+// another replica.
+func (m *Manager) stopCancelled(ctx context.Context) {
+	m.mu.Lock()
+	ids := slices.Collect(maps.Keys(m.running))
+	m.mu.Unlock()
+	for _, id := range ids {
+		raw, err := m.opts.Store.Get(ctx, keyPrefix+id)
+		if err != nil {
+			continue // gone, or the store is down: asked again next beat
+		}
+		var j Job
+		if json.Unmarshal(raw, &j) == nil && j.CancelAsked {
+			m.mu.Lock()
+			if r, ok := m.running[id]; ok {
+				r.cancel(errCancelled)
+			}
+			m.mu.Unlock()
+		}
+	}
 }

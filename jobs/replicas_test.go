@@ -86,3 +86,32 @@ func TestStoppedReplicasJobIsReported(t *testing.T) {
 		t.Fatalf("the stored record = %+v, %v; want it interrupted", rec, err)
 	}
 }
+
+// TestCancelOnAnotherReplica cancels, through replica B, a job running on
+// A: A stops it at its next heartbeat and reports it cancelled, and a
+// finished job cannot be cancelled from anywhere.
+func TestCancelOnAnotherReplica(t *testing.T) {
+	shared := memory.New()
+	const beat = 40 * time.Millisecond
+	outA, outB := newSink(), newSink()
+	ma, stopA := startManager(t, Options{Store: shared, Out: outA, Replica: "a", Heartbeat: beat})
+	defer stopA()
+	mb, stopB := startManager(t, Options{Store: shared, Out: outB, Replica: "b", Heartbeat: beat})
+	defer stopB()
+	j, err := ma.Start(t.Context(), outA, Spec{Title: "scan ports 10.0.0.0/24", Owner: bot.User{ID: "u1"}, Room: "#sec"}, blocked)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := outA.next(t); got != "50% done" {
+		t.Fatalf("progress = %q", got)
+	}
+	if err := mb.Cancel(t.Context(), j.ID); err != nil {
+		t.Fatalf("cancelling through B: %v", err)
+	}
+	if got := outA.next(t); !strings.Contains(got, "Job "+j.ID) || !strings.Contains(got, "cancelled") {
+		t.Fatalf("A reported %q, want the job cancelled", got)
+	}
+	if err := mb.Cancel(t.Context(), j.ID); !errors.Is(err, ErrFinished) {
+		t.Fatalf("cancelling the finished job: %v, want ErrFinished", err)
+	}
+}

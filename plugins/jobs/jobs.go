@@ -107,7 +107,7 @@ func (p *Plugin) cancel(ctx context.Context, w bot.Responder, m *bot.Message) er
 	if j.Owner != m.User.ID && !p.mayCancelAny(ctx, m) {
 		return bot.Denied(fmt.Sprintf("Job %s is %s's; only they or someone with %s can cancel it.", j.ID, j.OwnerName, CancelAny))
 	}
-	if err := p.Jobs.Cancel(j.ID); errors.Is(err, jobs.ErrFinished) {
+	if err := p.Jobs.Cancel(ctx, j.ID); errors.Is(err, jobs.ErrFinished) {
 		return bot.Userf("Job %s has already finished (%s).", j.ID, j.State)
 	} else if err != nil {
 		return err
