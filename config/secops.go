@@ -35,6 +35,10 @@ type Jobs struct {
 	Timeout Duration `yaml:"timeout"`
 	// Retention is how long a finished job's result is kept.
 	Retention Duration `yaml:"retention"`
+	// Rerun, with replicas, runs a job whose replica died again on a live
+	// one, as its owner, rather than only reporting it interrupted. Turn
+	// it on when every job command is safe to run twice (scans are).
+	Rerun bool `yaml:"rerun"`
 }
 
 // Scan configures the scanners.

@@ -76,6 +76,9 @@ type Job struct {
 	Progress  string    `json:"progress,omitempty"` // the last progress line
 	Result    string    `json:"result,omitempty"`
 	Error     string    `json:"error,omitempty"` // what the user is told about a failure
+	// Rerun is set on an interrupted job that is being run again as a
+	// new job.
+	Rerun bool `json:"rerun,omitempty"`
 	// CancelAsked is set when someone cancelled the job on a replica
 	// other than the one running it, which stops it at its next
 	// heartbeat.
@@ -117,6 +120,10 @@ type Options struct {
 	// records of jobs whose replica has stopped saying it is alive are
 	// reported as interrupted by another.
 	Replica string
+	// Rerun, when set, runs again a job whose replica died, once another
+	// replica has reported it interrupted: typically by dispatching its
+	// command line again as its owner, which starts a new job.
+	Rerun func(ctx context.Context, j Job)
 	// Heartbeat is how often the replica says it is alive and looks for
 	// jobs of replicas that are not; zero means 5 seconds. A replica is
 	// taken for dead three heartbeats after its last.
@@ -395,6 +402,9 @@ func Report(j Job) string {
 		}
 		return line + "."
 	case Interrupted:
+		if j.Rerun {
+			return head + "was interrupted: " + j.Error + "; running it again."
+		}
 		return head + "was interrupted: " + j.Error + "; run it again."
 	}
 	return head + string(j.State) + ": " + strings.TrimSuffix(j.Error, ".") + "."

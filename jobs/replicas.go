@@ -103,6 +103,7 @@ func (m *Manager) takeOver(ctx context.Context, j Job) error {
 	j.Error = "the bot restarted while it ran"
 	if j.Replica != "" {
 		j.Error = "replica " + j.Replica + " stopped while it ran"
+		j.Rerun = m.opts.Rerun != nil && !j.CancelAsked
 	}
 	err := m.opts.Store.Update(ctx, keyPrefix+j.ID, func(cur []byte) ([]byte, error) {
 		var now Job
@@ -117,8 +118,14 @@ func (m *Manager) takeOver(ctx context.Context, j Job) error {
 	if err != nil {
 		return fmt.Errorf("jobs: mark %s interrupted: %w", j.ID, err)
 	}
-	m.log.Info("jobs: reporting a job its replica left running", "job", j.ID, "replica", j.Replica)
-	return m.finish(ctx, j)
+	m.log.Info("jobs: reporting a job its replica left running", "job", j.ID, "replica", j.Replica, "rerun", j.Rerun)
+	if err := m.finish(ctx, j); err != nil {
+		return err
+	}
+	if j.Rerun {
+		m.opts.Rerun(ctx, j)
+	}
+	return nil
 }
 
 // stopCancelled stops the jobs running here that someone cancelled on

@@ -115,3 +115,41 @@ func TestCancelOnAnotherReplica(t *testing.T) {
 		t.Fatalf("cancelling the finished job: %v, want ErrFinished", err)
 	}
 }
+
+// TestStoppedReplicasJobIsRunAgain turns Rerun on: the job of a dead
+// replica is reported as being run again and handed, once, to Rerun.
+func TestStoppedReplicasJobIsRunAgain(t *testing.T) {
+	shared := memory.New()
+	const beat = 40 * time.Millisecond
+	a := &dying{Store: shared}
+	reruns := make(chan Job, 4)
+	rerun := func(_ context.Context, j Job) { reruns <- j }
+	outA, outB, outC := newSink(), newSink(), newSink()
+	ma, stopA := startManager(t, Options{Store: a, Out: outA, Replica: "a", Heartbeat: beat, Rerun: rerun})
+	defer stopA()
+	_, stopB := startManager(t, Options{Store: shared, Out: outB, Replica: "b", Heartbeat: beat, Rerun: rerun})
+	defer stopB()
+	_, stopC := startManager(t, Options{Store: shared, Out: outC, Replica: "c", Heartbeat: beat, Rerun: rerun})
+	defer stopC()
+	j, err := ma.Start(t.Context(), outA, Spec{Title: "scan ports 10.0.0.0/24", Owner: bot.User{ID: "u1"}, Room: "#sec"}, blocked)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.dead.Store(true)
+	var got Job
+	select {
+	case got = <-reruns:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the dead replica's job was not run again")
+	}
+	if got.ID != j.ID || got.Title != j.Title || got.Owner != "u1" {
+		t.Fatalf("Rerun got %+v, want job %s", got, j.ID)
+	}
+	time.Sleep(5 * beat)
+	if len(reruns) != 0 {
+		t.Fatal("the job was run again more than once")
+	}
+	if report := Report(got); !strings.Contains(report, "running it again") {
+		t.Fatalf("the report says %q", report)
+	}
+}

@@ -275,7 +275,8 @@ const slowJob = "program: slow.sh\ntimeout: 10m\noutput: jsonl\ncommands:\n  - w
 //   - reminders set on any replica fire once, on time;
 //   - a job runs on one replica, which is then killed with SIGKILL while
 //     messages keep coming: every message sent after the kill is answered
-//     exactly once, and another replica reports the job as interrupted;
+//     exactly once, and another replica reports the job as interrupted
+//     and runs it again (jobs.rerun);
 //   - Redis is killed and restarted during traffic: commands in the
 //     outage are answered "storage unavailable", other messages at most
 //     once, and every message after it exactly once, without restarting
@@ -313,7 +314,7 @@ func TestReplicas(t *testing.T) {
 	}
 	cfgText := "rate_limit: {per_minute: 0, burst: 0}\nlog: {level: warn}\nhears:\n  - pattern: '^job-(\\d+)$'\n    reply: 'done {{index .Match 1}}'\n" +
 		"schedules:\n  - name: tick\n    cron: '* * * * *'\n    room: '#ops'\n    say: 'tick {{.Due.Format \"15:04\"}}'\n" +
-		"plugins: {dir: " + strconv.Quote(plugins) + "}\n" +
+		"plugins: {dir: " + strconv.Quote(plugins) + "}\njobs: {rerun: true}\n" +
 		"access:\n  groups: {users: [" + strings.Join(users, ", ") + "]}\n  roles: {worker: {permissions: [\"remind.*\", \"plugins.*\"]}}\n  grants: [{group: users, role: worker}]\n"
 	if err := os.WriteFile(cfgPath, []byte(cfgText), 0o600); err != nil {
 		t.Fatal(err)
@@ -378,8 +379,13 @@ func TestReplicas(t *testing.T) {
 	waitFor(t, "the job reported by another replica", 40*time.Second, func() bool {
 		return srv.saidWith("was interrupted: replica ") > 0
 	})
-	if report, by, _ := srv.saidBy("was interrupted: replica "); by == victim || !strings.Contains(report, "(slow)") {
-		t.Fatalf("replica %d reported %q; want another replica than %d to report the slow job", by, report, victim)
+	if report, by, _ := srv.saidBy("was interrupted: replica "); by == victim || !strings.Contains(report, "(slow)") || !strings.Contains(report, "running it again") {
+		t.Fatalf("replica %d reported %q; want another replica than %d to report the slow job and run it again", by, report, victim)
+	}
+	// With jobs.rerun on, a live replica runs the job again as its owner.
+	waitFor(t, "the job run again", 20*time.Second, func() bool { return srv.saidWith("working") == 2 })
+	if _, by, _ := srv.saidBy("working"); by == victim {
+		t.Fatalf("the job was run again on the killed replica %d", victim)
 	}
 
 	// Kill Redis for a few seconds while messages keep coming, then start

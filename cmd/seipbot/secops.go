@@ -27,11 +27,23 @@ type secops struct {
 }
 
 // secopsPlugins wires the security operations; mayNotify decides which
-// rooms hear job results, and replica names this process when replicas
-// share st (empty otherwise). It does no I/O.
-func secopsPlugins(cfg *config.Config, st store.Store, outbox *bot.Outbox, sched *schedule.Scheduler, mayNotify func(room, topic string) bool, replica string, log *slog.Logger) (*secops, error) {
+// rooms hear job results, replica names this process when replicas share
+// st (empty otherwise), and in gets the command of a job run again after
+// its replica died (jobs.rerun). It does no I/O.
+func secopsPlugins(cfg *config.Config, st store.Store, outbox *bot.Outbox, sched *schedule.Scheduler, mayNotify func(room, topic string) bool, replica string, in bot.Inbox, log *slog.Logger) (*secops, error) {
+	var rerun func(context.Context, jobs.Job)
+	if cfg.Jobs.Rerun && replica != "" {
+		rerun = func(ctx context.Context, j jobs.Job) {
+			// The command goes through the whole chain again, as its
+			// owner: authorized and audited anew, claimed once by its id.
+			in.Receive(ctx, &bot.Message{
+				ID: "rerun-" + j.ID, Adapter: j.Adapter, Room: j.Room, Direct: j.Direct, Thread: j.Thread,
+				User: bot.User{ID: j.Owner, Name: j.OwnerName}, Text: cfg.Name + ": " + j.Title, Time: time.Now(),
+			})
+		}
+	}
 	jm, err := jobs.New(jobs.Options{
-		Store: st, Out: outbox, Logger: log, MayNotify: mayNotify, Replica: replica,
+		Store: st, Out: outbox, Logger: log, MayNotify: mayNotify, Replica: replica, Rerun: rerun,
 		MaxPerUser: cfg.Jobs.MaxPerUser, MaxRunning: cfg.Jobs.MaxRunning,
 		Timeout: time.Duration(cfg.Jobs.Timeout), Retention: time.Duration(cfg.Jobs.Retention),
 	})

@@ -415,7 +415,7 @@ func wire(cfg *config.Config, st store.Store, storeDesc string, log *slog.Logger
 	if err != nil {
 		return nil, err
 	}
-	ops, err := secopsPlugins(cfg, st, outbox, sched, auth.MayNotify, holder, log)
+	ops, err := secopsPlugins(cfg, st, outbox, sched, auth.MayNotify, holder, b, log)
 	if err != nil {
 		return nil, err
 	}
