@@ -111,3 +111,19 @@ func BenchmarkRedisClaim(b *testing.B) {
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
 }
+
+// BenchmarkRedisClaimParallel claims from many goroutines at once, as a
+// bot handling many conversations does, so claims share round trips.
+func BenchmarkRedisClaimParallel(b *testing.B) {
+	c := redistest.Client(b)
+	cl := replica.NewRedisClaimer(c, redistest.Prefix(b, c), "bench")
+	var n atomic.Int64
+	b.SetParallelism(10)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := cl.Claim(context.Background(), "bench:"+strconv.FormatInt(n.Add(1), 10), time.Minute); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
