@@ -153,7 +153,9 @@ func (o *Outbox) Send(_ context.Context, r Response) error {
 
 // SendDurable stores r under id before queueing it, so it is delivered even
 // if the process dies first. Sending again with the same id replaces the
-// stored item rather than adding another; an empty id gets a fresh one.
+// stored item rather than adding another (on a shared queue, is dropped
+// for as long as the queue remembers the id); an empty id gets a fresh
+// one.
 func (o *Outbox) SendDurable(ctx context.Context, id string, r Response) error {
 	if o.st == nil {
 		return o.Send(ctx, r)

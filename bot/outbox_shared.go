@@ -58,7 +58,7 @@ func (o *Outbox) enqueueShared(ctx context.Context, items []*outItem, records []
 		if err != nil {
 			return fmt.Errorf("outbox: encode: %w", err)
 		}
-		if _, err := o.queueFor(it.Response.Adapter).Enqueue(ctx, b); err != nil {
+		if err := o.queueFor(it.Response.Adapter).Enqueue(ctx, it.ID, b); err != nil {
 			return fmt.Errorf("outbox: queue: %w", err)
 		}
 	}

@@ -11,8 +11,11 @@ import (
 // puts its durable items on one when the store is shared, so that each is
 // delivered by one replica and none waits for a dead replica's restart.
 type WorkQueue interface {
-	// Enqueue adds payload and returns the entry's id once the queue has it.
-	Enqueue(ctx context.Context, payload []byte) (string, error)
+	// Enqueue adds payload once the queue has it. A payload enqueued
+	// again under the same non-empty key, by any replica, is not added
+	// again: two replicas that both believe they lead cannot both send
+	// the same reminder.
+	Enqueue(ctx context.Context, key string, payload []byte) error
 	// Take returns up to n entries for this replica, waiting up to wait for
 	// one to come; none and no error when none came.
 	Take(ctx context.Context, n int, wait time.Duration) ([]Taken, error)

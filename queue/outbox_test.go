@@ -75,7 +75,7 @@ func TestOutboxDeliveriesOutliveAReplica(t *testing.T) {
 	if got := up.Texts(); !slices.Equal(got, []string{"alert 1", "alert 2", "alert 3"}) {
 		t.Fatalf("B delivered %q, want each alert once, in order", got)
 	}
-	if n, err := c.XLen(t.Context(), prefix+"queue:outbox:chat").Result(); err != nil || n != 0 {
+	if n, err := c.XLen(t.Context(), prefix+"queue:{outbox:chat}").Result(); err != nil || n != 0 {
 		t.Fatalf("the queue holds %d entries (%v) after delivery, want none", n, err)
 	}
 }

@@ -36,6 +36,9 @@ type Options struct {
 	// MinIdle is how long an entry may stay pending with its consumer,
 	// without a Keep, before another takes it over. Default 1m.
 	MinIdle time.Duration
+	// OnceFor is how long Enqueue remembers a key, so that the same key
+	// is not added again. Default 24h.
+	OnceFor time.Duration
 	// Keyring seals payloads, so the stream holds no plaintext.
 	Keyring *sealed.Keyring
 	Logger  *slog.Logger
@@ -47,6 +50,7 @@ var _ bot.WorkQueue = (*Queue)(nil)
 type Queue struct {
 	c      goredis.UniversalClient
 	stream string
+	once   string // prefix of the keys Enqueue remembers
 	o      Options
 
 	mu      sync.Mutex
@@ -61,22 +65,46 @@ func New(c goredis.UniversalClient, prefix string, o Options) *Queue {
 	if o.MinIdle <= 0 {
 		o.MinIdle = time.Minute
 	}
+	if o.OnceFor <= 0 {
+		o.OnceFor = 24 * time.Hour
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Queue{c: c, stream: prefix + "queue:" + o.Name, o: o}
+	// The braces make the stream and its keys one hash slot, so a script
+	// may touch them together in Redis Cluster.
+	stream := prefix + "queue:{" + o.Name + "}"
+	return &Queue{c: c, stream: stream, once: stream + ":once:", o: o}
 }
 
 // payloadField is the stream entry's one field.
 const payloadField = "p"
 
-// Enqueue adds payload as an entry and returns its id once Redis has it.
-func (q *Queue) Enqueue(ctx context.Context, payload []byte) (string, error) {
-	id, err := q.c.XAdd(ctx, &goredis.XAddArgs{
-		Stream: q.stream,
-		Values: []any{payloadField, q.o.Keyring.Seal(payload, []byte(q.stream))},
-	}).Result()
-	return id, redis.Err(ctx, err)
+// enqueueOnce adds an entry to the stream KEYS[1] with the field ARGV[3]
+// set to ARGV[1], unless the key KEYS[2] is set, and sets that key for
+// ARGV[2] ms, in one step: the entry and the memory of its key are written
+// together or not at all.
+var enqueueOnce = goredis.NewScript(`
+if redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[2]) then
+	return redis.call('XADD', KEYS[1], '*', ARGV[3], ARGV[1])
+end
+return false
+`)
+
+// Enqueue adds payload as an entry once Redis has it; with a non-empty
+// key, only if no entry was added under key within OnceFor.
+func (q *Queue) Enqueue(ctx context.Context, key string, payload []byte) error {
+	sealed := q.o.Keyring.Seal(payload, []byte(q.stream))
+	var err error
+	if key == "" {
+		err = q.c.XAdd(ctx, &goredis.XAddArgs{Stream: q.stream, Values: []any{payloadField, sealed}}).Err()
+	} else {
+		err = enqueueOnce.Run(ctx, q.c, []string{q.stream, q.once + key}, sealed, q.o.OnceFor.Milliseconds(), payloadField).Err()
+		if errors.Is(err, goredis.Nil) {
+			err = nil // added before
+		}
+	}
+	return redis.Err(ctx, err)
 }
 
 // group creates the consumer group once. It reads from the stream's start,

@@ -31,7 +31,7 @@ func TestDeadConsumersJobsAreFinished(t *testing.T) {
 	ctx := t.Context()
 	const marker = "canary-queue-91c2"
 	for _, p := range []string{"scan 1 " + marker, "scan 2", "scan 3"} {
-		if _, err := a.Enqueue(ctx, []byte(p)); err != nil {
+		if err := a.Enqueue(ctx, "", []byte(p)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -74,7 +74,7 @@ func TestDeadConsumersJobsAreFinished(t *testing.T) {
 	if err != nil || len(jobs) != 0 {
 		t.Fatalf("after all were finished, Consume = %+v, %v", jobs, err)
 	}
-	if n, err := cb.XLen(ctx, prefix+"queue:jobs").Result(); err != nil || n != 0 {
+	if n, err := cb.XLen(ctx, prefix+"queue:{jobs}").Result(); err != nil || n != 0 {
 		t.Fatalf("the stream holds %d entries (%v), want none", n, err)
 	}
 }
@@ -89,10 +89,10 @@ func TestPayloadsAreSealed(t *testing.T) {
 	prefix := redistest.Prefix(t, c)
 	q := queue.New(c, prefix, queue.Options{Name: "jobs", Consumer: "a", Keyring: kr})
 	const marker = "canary-queue-3e7f"
-	if _, err := q.Enqueue(t.Context(), []byte(marker)); err != nil {
+	if err := q.Enqueue(t.Context(), "", []byte(marker)); err != nil {
 		t.Fatal(err)
 	}
-	entries, err := c.XRange(t.Context(), prefix+"queue:jobs", "-", "+").Result()
+	entries, err := c.XRange(t.Context(), prefix+"queue:{jobs}", "-", "+").Result()
 	if err != nil || len(entries) != 1 {
 		t.Fatalf("XRANGE = %v, %v", entries, err)
 	}
@@ -126,7 +126,7 @@ func TestKeptEntriesStay(t *testing.T) {
 	}
 	a, b := queue.New(c, prefix, opts("a")), queue.New(c, prefix, opts("b"))
 	ctx := t.Context()
-	if _, err := a.Enqueue(ctx, []byte("slow delivery")); err != nil {
+	if err := a.Enqueue(ctx, "", []byte("slow delivery")); err != nil {
 		t.Fatal(err)
 	}
 	took, err := a.Take(ctx, 1, 100*time.Millisecond)
@@ -146,5 +146,30 @@ func TestKeptEntriesStay(t *testing.T) {
 	got, err := b.Take(ctx, 1, 10*time.Millisecond)
 	if err != nil || len(got) != 1 || got[0].ID != took[0].ID || !got[0].Reclaimed {
 		t.Fatalf("once A stopped keeping it, B took %+v, %v", got, err)
+	}
+}
+
+// TestEnqueueOnce enqueues under one key from two replicas: one entry is
+// added; another key adds another.
+func TestEnqueueOnce(t *testing.T) {
+	kr, err := sealed.NewKeyring()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := redistest.Client(t)
+	prefix := redistest.Prefix(t, c)
+	a := queue.New(c, prefix, queue.Options{Name: "out", Consumer: "a", Keyring: kr})
+	b := queue.New(c, prefix, queue.Options{Name: "out", Consumer: "b", Keyring: kr})
+	ctx := t.Context()
+	for _, q := range []*queue.Queue{a, b, a} {
+		if err := q.Enqueue(ctx, "reminder-7", []byte("stand-up")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.Enqueue(ctx, "reminder-8", []byte("stand-up")); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := c.XLen(ctx, prefix+"queue:{out}").Result(); err != nil || n != 2 {
+		t.Fatalf("the stream holds %d entries (%v), want 2", n, err)
 	}
 }

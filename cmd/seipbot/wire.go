@@ -385,7 +385,7 @@ func wire(cfg *config.Config, st store.Store, storeDesc string, log *slog.Logger
 	if err != nil {
 		return nil, err
 	}
-	if err := scheduleMessages(cfg, sched, outbox, claimer); err != nil {
+	if err := scheduleMessages(cfg, sched, outbox); err != nil {
 		return nil, err
 	}
 	metrics := newRegistry(outbox)
