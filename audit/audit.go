@@ -140,6 +140,7 @@ type Log struct {
 	seq      uint64
 	hash     string
 	sinceCkp int
+	seg      []byte // the segment being built, kept between commits
 }
 
 // item is a record to write, or a flush request (done set).
@@ -298,22 +299,32 @@ func collect(it item, batch []Record, waiting []chan struct{}) ([]Record, []chan
 func (l *Log) commit(batch []Record) {
 	ctx := context.Background()
 	seq, hash := l.seq, l.hash
-	var seg []byte
-	start := len(seg)
-	lines := make([][]byte, 0, len(batch))
+	// The segment is built in a buffer the writer keeps: the store copies
+	// what it is given, and a busy bot commits many segments a second.
+	seg := l.seg[:0]
+	var prev [2 * sha256.Size]byte
 	for i := range batch {
 		seq++
-		batch[i].Seq, batch[i].Prev = seq, hash
-		line, err := json.Marshal(&batch[i])
+		batch[i].Seq = seq
+		start := len(seg)
+		var err error
+		seg, err = appendRecordHead(seg, &batch[i])
 		if err != nil {
 			l.opts.Logger.Error("audit: encode record", "err", err)
 			return
 		}
-		hash = hashOf(line)
-		seg = append(append(seg, line...), '\n')
-		lines = append(lines, seg[start:])
-		start = len(seg)
+		if i == 0 {
+			seg = appendString(seg, hash)
+		} else {
+			seg = append(append(append(seg, '"'), prev[:]...), '"')
+		}
+		seg = append(seg, '}')
+		sum := sha256.Sum256(seg[start:])
+		hex.Encode(prev[:], sum[:])
+		seg = append(seg, '\n')
 	}
+	hash = string(prev[:])
+	l.seg = seg
 	ck := checkpoint{Seq: seq, Hash: hash, Time: l.opts.Now().UTC()}
 	ck.MAC = ck.mac(l.opts.Keys[0])
 	data, _ := json.Marshal(ck)
@@ -335,11 +346,8 @@ func (l *Log) commit(batch []Record) {
 		l.sinceCkp = 0
 	}
 	if l.opts.Mirror != nil {
-		for _, line := range lines {
-			if _, err := l.opts.Mirror.Write(line); err != nil {
-				l.opts.Logger.Error("audit: mirror", "err", err)
-				break
-			}
+		if _, err := l.opts.Mirror.Write(seg); err != nil {
+			l.opts.Logger.Error("audit: mirror", "err", err)
 		}
 	}
 }
