@@ -17,13 +17,11 @@ import (
 // an internal error message belongs.
 func (b *Bot) report(next Handler) Handler {
 	return HandlerFunc(func(ctx context.Context, w Responder, m *Message) (err error) {
-		// A reply about a timeout must not be cancelled by the timeout.
-		replyCtx := context.WithoutCancel(ctx)
 		defer func() {
 			if p := recover(); p != nil {
 				id := newID()[:8]
 				b.log.Error("handler panicked", "error_id", id, "panic", fmt.Sprint(p), "stack", string(debug.Stack()), "command", commandName(m), "user", m.User.ID)
-				_ = w.Reply(replyCtx, fmt.Sprintf("Something went wrong (error id %s); the bot's log has the details.", id))
+				_ = w.Reply(context.WithoutCancel(ctx), fmt.Sprintf("Something went wrong (error id %s); the bot's log has the details.", id))
 				err = nil
 			}
 		}()
@@ -35,6 +33,8 @@ func (b *Bot) report(next Handler) Handler {
 		if err == nil {
 			return nil
 		}
+		// A reply about a timeout must not be cancelled by the timeout.
+		replyCtx := context.WithoutCancel(ctx)
 		var ue *UsageError
 		var withButtons *UserError
 		switch msg, ok := userMessage(err); {
