@@ -131,3 +131,45 @@ func TestStoredLinesMatchJSON(t *testing.T) {
 		t.Fatalf("Verify: %+v, %v", sum, err)
 	}
 }
+
+// TestCommitSplitsSegments commits one batch larger than a segment and
+// checks that it is stored as several segments that verify, and that a
+// log opened on them continues the chain.
+func TestCommitSplitsSegments(t *testing.T) {
+	st := memory.New()
+	keys := [][]byte{[]byte("checkpoint key")}
+	l, err := New(st, Options{Keys: keys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch := make([]Record, 300)
+	for i := range batch {
+		batch[i] = Record{Time: time.Unix(int64(i), 0), Kind: "command", Detail: string(bytes.Repeat([]byte("x"), 200))}
+	}
+	l.commit(batch)
+	segs := 0
+	err = st.Scan(t.Context(), recordPrefix, func(_ string, v []byte) error {
+		segs++
+		if len(v) > segmentBytes+300 {
+			t.Errorf("a segment of %d bytes", len(v))
+		}
+		return nil
+	})
+	if err != nil || segs < 3 {
+		t.Fatalf("%d segments, %v; want at least 3", segs, err)
+	}
+	l2, err := New(st, Options{Keys: keys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l2.Open(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	l2.Add(Record{Kind: "policy"})
+	if err := l2.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if sum, err := Verify(t.Context(), st, keys); err != nil || sum.Records != 301 {
+		t.Fatalf("Verify: %+v, %v", sum, err)
+	}
+}
