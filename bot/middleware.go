@@ -88,10 +88,95 @@ func (b *Bot) authorize(next Handler) Handler {
 // timeout gives every handler a deadline.
 func (b *Bot) timeout(next Handler) Handler {
 	return HandlerFunc(func(ctx context.Context, w Responder, m *Message) error {
-		ctx, cancel := context.WithTimeout(ctx, b.opts.CommandTimeout)
-		defer cancel()
-		return next.Handle(ctx, w, m)
+		if _, ok := ctx.Deadline(); ok || ctx.Done() != nil {
+			ctx, cancel := context.WithTimeout(ctx, b.opts.CommandTimeout)
+			defer cancel()
+			return next.Handle(ctx, w, m)
+		}
+		d := &deadline{Context: ctx, at: time.Now().Add(b.opts.CommandTimeout)}
+		defer d.stop()
+		return next.Handle(d, w, m)
 	})
+}
+
+// deadline is a handler's context when its parent never ends, as the bot's
+// own does not: the parent's values and a deadline, with the behaviour of
+// context.WithDeadline. That starts a timer for every handler, and most
+// handlers never wait on Done; this makes the standard context, timer and
+// all, only when Done is first asked for, or when it must answer Err at or
+// after the deadline. Contexts derived from it then hang on the standard
+// one, as they would on any.
+type deadline struct {
+	context.Context // the parent
+	at              time.Time
+
+	mu      sync.Mutex
+	inner   context.Context // the standard context, once made
+	cancel  context.CancelFunc
+	stopped time.Time // when stop was called; zero before
+}
+
+func (d *deadline) Deadline() (time.Time, bool) { return d.at, true }
+
+func (d *deadline) Done() <-chan struct{} { return d.real().Done() }
+
+func (d *deadline) Err() error {
+	d.mu.Lock()
+	inner, stopped := d.inner, d.stopped
+	d.mu.Unlock()
+	switch {
+	case inner != nil:
+		return inner.Err()
+	case !stopped.IsZero() && stopped.Before(d.at):
+		return context.Canceled
+	case time.Now().Before(d.at):
+		return nil
+	}
+	// Past the deadline: make the standard context, so that Done is
+	// closed whenever Err is not nil.
+	return d.real().Err()
+}
+
+func (d *deadline) Value(key any) any {
+	d.mu.Lock()
+	inner := d.inner
+	d.mu.Unlock()
+	if inner != nil {
+		// The standard context answers for itself, which is how a context
+		// derived from d finds it to hang on.
+		return inner.Value(key)
+	}
+	return d.Context.Value(key)
+}
+
+// real returns the standard context d stands for, making it on first use:
+// already cancelled if d was stopped before its deadline, already expired
+// if the deadline has passed.
+func (d *deadline) real() context.Context {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.inner == nil {
+		d.inner, d.cancel = context.WithDeadline(d.Context, d.at)
+		if !d.stopped.IsZero() && d.stopped.Before(d.at) {
+			d.cancel()
+		}
+	}
+	return d.inner
+}
+
+// stop is what the cancel function of context.WithDeadline is: the
+// handler has returned, and the context ends as cancelled unless it had
+// already expired.
+func (d *deadline) stop() {
+	now := time.Now()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.stopped.IsZero() {
+		d.stopped = now
+	}
+	if d.cancel != nil {
+		d.cancel()
+	}
 }
 
 // RateLimit bounds how many commands one user may run: PerMinute on average
