@@ -224,6 +224,9 @@ func (a *Authorizer) noteDenial(ctx context.Context, m *bot.Message) {
 // run is due, which advances by one interval per run and may run ahead of
 // the clock by Burst-1 intervals.
 func (a *Authorizer) allowRate(id, perm string) (time.Duration, RateLimit, bool) {
+	if len(a.p.RateLimits) == 0 {
+		return 0, RateLimit{}, true // and no clock read for every command
+	}
 	now := a.opts.Now()
 	a.mu.Lock()
 	defer a.mu.Unlock()
