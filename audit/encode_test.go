@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/seipbot/seipbot/store"
 	"github.com/seipbot/seipbot/store/memory"
 )
 
@@ -170,6 +171,49 @@ func TestCommitSplitsSegments(t *testing.T) {
 		t.Fatal(err)
 	}
 	if sum, err := Verify(t.Context(), st, keys); err != nil || sum.Records != 301 {
+		t.Fatalf("Verify: %+v, %v", sum, err)
+	}
+}
+
+// TestContinuesALogWrittenWithEncodingJSON writes segments as the writer
+// did before it had its own encoder, with json.Marshal, and checks that
+// the log opens, continues and verifies.
+func TestContinuesALogWrittenWithEncodingJSON(t *testing.T) {
+	st := memory.New()
+	keys := [][]byte{[]byte("checkpoint key")}
+	var seq uint64
+	hash := ""
+	for range 2 {
+		first := seq + 1
+		var seg []byte
+		for range 3 {
+			seq++
+			line, err := json.Marshal(&Record{Seq: seq, Time: time.Now(), Kind: "command", Command: "ping <&>", Result: "ok", Prev: hash})
+			if err != nil {
+				t.Fatal(err)
+			}
+			hash = hashOf(line)
+			seg = append(append(seg, line...), '\n')
+		}
+		ck := checkpoint{Seq: seq, Hash: hash, Time: time.Now().UTC()}
+		ck.MAC = ck.mac(keys[0])
+		head, _ := json.Marshal(ck)
+		if err := store.PutAll(t.Context(), st, []store.Entry{{Key: recordKey(recordPrefix, first), Value: seg}, {Key: headKey, Value: head}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l, err := New(st, Options{Keys: keys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Open(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	l.Add(Record{Kind: "policy", Detail: "loaded"})
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if sum, err := Verify(t.Context(), st, keys); err != nil || sum.Records != 7 {
 		t.Fatalf("Verify: %+v, %v", sum, err)
 	}
 }
