@@ -80,10 +80,14 @@ func (a *Approvals) rule(m *bot.Message) *ApprovalRule {
 	if m.Command == nil {
 		return nil
 	}
-	if r, ok := a.auth.ApprovalRule(m.Command.Permission); ok {
-		return &r
+	r, ok := a.auth.ApprovalRule(m.Command.Permission)
+	if !ok {
+		return nil
 	}
-	return nil
+	// A copy made only here: returning &r itself would put r on the heap
+	// for every command, most of which need no approval.
+	rule := r
+	return &rule
 }
 
 // hash binds a request to the command's words, its arguments as typed in

@@ -76,15 +76,24 @@ type Decision struct {
 
 // Decide checks m.User against what m asks for, in m.Room with m.Args.
 func (a *Authorizer) Decide(m *bot.Message) Decision {
-	name, perm, sensitive := describe(m)
+	return a.decide(m, true)
+}
+
+// decide is Decide; without explain, an allowed Decision has no Reason.
+// Authorize runs for every command and shows only a refusal's reason, so
+// it leaves out the sentence nobody reads.
+func (a *Authorizer) decide(m *bot.Message, explain bool) Decision {
+	perm, sensitive := permission(m)
 	d := Decision{Permission: perm, Grant: -1}
 	if perm == "" {
 		if sensitive {
-			d.Reason = fmt.Sprintf("%q is restricted but declares no permission, so no one may run it; its plugin must declare one.", name)
+			d.Reason = fmt.Sprintf("%q is restricted but declares no permission, so no one may run it; its plugin must declare one.", describe(m))
 			return d
 		}
 		d.Allowed = true
-		d.Reason = fmt.Sprintf("%q declares no permission, so everyone may run it.", name)
+		if explain {
+			d.Reason = fmt.Sprintf("%q declares no permission, so everyone may run it.", describe(m))
+		}
 		return d
 	}
 	var rooms []string
@@ -102,9 +111,12 @@ func (a *Authorizer) Decide(m *bot.Message) Decision {
 			continue
 		}
 		d.Allowed, d.Grant = true, i
-		d.Reason = fmt.Sprintf("grant %d (%s → role %s) gives %q.", i, grantee(g), g.Role, perm)
+		if explain {
+			d.Reason = fmt.Sprintf("grant %d (%s → role %s) gives %q.", i, grantee(g), g.Role, perm)
+		}
 		return d
 	}
+	name := describe(m)
 	switch {
 	case argMiss != "":
 		d.Reason = fmt.Sprintf("You may run %q only %s; ask an admin if you need more.", name, argMiss)
@@ -117,16 +129,27 @@ func (a *Authorizer) Decide(m *bot.Message) Decision {
 	return d
 }
 
-// describe names what m asks for, its permission and whether it is marked
+// permission returns the permission m asks for and whether it is marked
 // sensitive.
-func describe(m *bot.Message) (name, perm string, sensitive bool) {
+func permission(m *bot.Message) (perm string, sensitive bool) {
 	switch {
 	case m.Command != nil:
-		return m.Command.Words, m.Command.Permission, m.Command.Sensitive
+		return m.Command.Permission, m.Command.Sensitive
 	case m.Hear != nil:
-		return "hear " + m.Hear.Plugin + "/" + m.Hear.Name, m.Hear.Permission, m.Hear.Sensitive
+		return m.Hear.Permission, m.Hear.Sensitive
 	}
-	return "", "", true
+	return "", true
+}
+
+// describe names what m asks for.
+func describe(m *bot.Message) string {
+	switch {
+	case m.Command != nil:
+		return m.Command.Words
+	case m.Hear != nil:
+		return "hear " + m.Hear.Plugin + "/" + m.Hear.Name
+	}
+	return ""
 }
 
 func grantee(g Grant) string {
@@ -139,6 +162,9 @@ func grantee(g Grant) string {
 // outsideScope returns, when m's arguments fall outside g's argument
 // limits, the phrase saying what g allows; "" when they are within.
 func outsideScope(g Grant, m *bot.Message) string {
+	if len(g.Args) == 0 {
+		return "" // most grants have no limits; skip sorting nothing
+	}
 	for _, name := range slices.Sorted(maps.Keys(g.Args)) {
 		allowed := g.Args[name]
 		phrase := fmt.Sprintf("with %s in %s", name, strings.Join(allowed, ", "))
@@ -159,7 +185,7 @@ func outsideScope(g Grant, m *bot.Message) string {
 // refused DenialThreshold times within DenialWindow is reported to the
 // security room.
 func (a *Authorizer) Authorize(ctx context.Context, m *bot.Message) error {
-	d := a.Decide(m)
+	d := a.decide(m, false)
 	if !d.Allowed {
 		a.noteDenial(ctx, m)
 		return bot.Denied(d.Reason)
@@ -187,8 +213,7 @@ func (a *Authorizer) noteDenial(ctx context.Context, m *bot.Message) {
 	if !report || a.opts.Notify == nil || a.p.SecurityRoom == "" || !a.MayNotify(a.p.SecurityRoom, TopicDenials) {
 		return
 	}
-	name, _, _ := describe(m)
-	text := fmt.Sprintf("%s was refused %d times within %s; the last was %q in %s.", m.User.ID, a.opts.DenialThreshold, a.opts.DenialWindow, name, m.Room)
+	text := fmt.Sprintf("%s was refused %d times within %s; the last was %q in %s.", m.User.ID, a.opts.DenialThreshold, a.opts.DenialWindow, describe(m), m.Room)
 	// A notice that cannot be queued must not turn the refusal into an
 	// internal error for the user; the outbox logs its own failures.
 	_ = a.opts.Notify.Send(ctx, bot.Response{Adapter: m.Adapter, Room: a.p.SecurityRoom, Text: text})
@@ -199,6 +224,9 @@ func (a *Authorizer) noteDenial(ctx context.Context, m *bot.Message) {
 // run is due, which advances by one interval per run and may run ahead of
 // the clock by Burst-1 intervals.
 func (a *Authorizer) allowRate(id, perm string) (time.Duration, RateLimit, bool) {
+	if len(a.p.RateLimits) == 0 {
+		return 0, RateLimit{}, true // and no clock read for every command
+	}
 	now := a.opts.Now()
 	a.mu.Lock()
 	defer a.mu.Unlock()

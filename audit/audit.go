@@ -4,16 +4,18 @@
 //
 // Each record carries the SHA-256 of the record before it, so a record
 // altered, removed or moved breaks the chain at that point. Records are
-// stored in segments, one per commit, under "audit/<first seq>"; the sealed
-// store binds each segment to its key, so moving one fails to open. After
-// each commit a head checkpoint ("audit-head/head") and, every
+// stored in segments of about 16 KB, under "audit/<first seq>";
+// the sealed store binds each segment to its key, so moving one fails to
+// open. After each commit a head checkpoint ("audit-head/head") and, every
 // CheckpointEvery records, a lasting checkpoint ("audit-cp/<seq>") record
 // the sequence number and hash reached, with an HMAC from a key of the
 // keyring: a log cut short at its end no longer reaches its head.
 //
 // Records are written with group commit: Add hands a record to a channel
-// and returns, and one writer goroutine stores everything waiting as one
-// segment, so a command's dispatch never waits for the disk.
+// and returns, and one writer goroutine stores what is waiting, up to
+// BatchSize records, in one commit, so a command's dispatch never waits for
+// the disk. Both bounds are small, which bounds the memory a burst takes:
+// when the disk falls behind, Add waits rather than the queue growing.
 package audit
 
 import (
@@ -115,14 +117,17 @@ type Options struct {
 	Mirror io.Writer
 	Now    func() time.Time
 	Logger *slog.Logger
-	// BatchSize bounds the records in one segment. Default 4096: a busy
-	// bot queues thousands of records during one commit's fsync.
+	// BatchSize bounds the records in one commit. Default 1024: a million
+	// records a second at a fsync of a millisecond, while each commit's
+	// copies (encoded, sealed, framed by the store) stay at a few hundred
+	// kilobytes; 4096 made them a megabyte each.
 	BatchSize int
 	// CheckpointEvery is the number of records between lasting
 	// checkpoints. Default 1000.
 	CheckpointEvery int
 	// Buffer is how many records may wait for the writer before Add
-	// blocks: records are never dropped. Default 4096.
+	// blocks: records are never dropped. Default 2048, two commits' worth,
+	// to ride out a slow fsync.
 	Buffer int
 }
 
@@ -140,7 +145,22 @@ type Log struct {
 	seq      uint64
 	hash     string
 	sinceCkp int
+	seg      []byte // the segments being built, kept between commits
+	cuts     []cut  // where each segment in seg starts
 }
+
+// cut is the start of a segment: its offset in the commit's buffer and
+// its first record.
+type cut struct {
+	at  int
+	seq uint64
+}
+
+// segmentBytes is the size past which a commit starts a new segment. bbolt
+// rewrites the last page of keys, with all their values, on every commit;
+// segments of a few pages keep that small, where one segment per commit
+// made each commit copy several large earlier ones again.
+const segmentBytes = 16 << 10
 
 // item is a record to write, or a flush request (done set).
 type item struct {
@@ -160,13 +180,13 @@ func New(st store.Store, opts Options) (*Log, error) {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	if opts.BatchSize <= 0 {
-		opts.BatchSize = 4096
+		opts.BatchSize = 1024
 	}
 	if opts.CheckpointEvery <= 0 {
 		opts.CheckpointEvery = 1000
 	}
 	if opts.Buffer <= 0 {
-		opts.Buffer = 4096
+		opts.Buffer = 2048
 	}
 	return &Log{st: st, opts: opts, in: make(chan item, opts.Buffer), done: make(chan struct{})}, nil
 }
@@ -256,7 +276,7 @@ func (l *Log) Close() error {
 }
 
 // write is the writer goroutine: it takes whatever has queued up, to
-// BatchSize, and stores it as one segment.
+// BatchSize, and stores it in one commit.
 func (l *Log) write() {
 	defer close(l.done)
 	var batch []Record
@@ -298,29 +318,51 @@ func collect(it item, batch []Record, waiting []chan struct{}) ([]Record, []chan
 func (l *Log) commit(batch []Record) {
 	ctx := context.Background()
 	seq, hash := l.seq, l.hash
-	var seg []byte
-	start := len(seg)
-	lines := make([][]byte, 0, len(batch))
+	// The segments are built in a buffer the writer keeps: the store copies
+	// what it is given, and a busy bot commits many times a second.
+	seg := l.seg[:0]
+	var prev [2 * sha256.Size]byte
+	cuts := l.cuts[:0]
 	for i := range batch {
 		seq++
-		batch[i].Seq, batch[i].Prev = seq, hash
-		line, err := json.Marshal(&batch[i])
+		batch[i].Seq = seq
+		start := len(seg)
+		if i == 0 || start-cuts[len(cuts)-1].at >= segmentBytes {
+			cuts = append(cuts, cut{at: start, seq: seq})
+		}
+		var err error
+		seg, err = appendRecordHead(seg, &batch[i])
 		if err != nil {
 			l.opts.Logger.Error("audit: encode record", "err", err)
 			return
 		}
-		hash = hashOf(line)
-		seg = append(append(seg, line...), '\n')
-		lines = append(lines, seg[start:])
-		start = len(seg)
+		if i == 0 {
+			seg = appendString(seg, hash)
+		} else {
+			seg = append(append(append(seg, '"'), prev[:]...), '"')
+		}
+		seg = append(seg, '}')
+		sum := sha256.Sum256(seg[start:])
+		hex.Encode(prev[:], sum[:])
+		seg = append(seg, '\n')
 	}
+	hash = string(prev[:])
+	l.seg, l.cuts = seg, cuts
 	ck := checkpoint{Seq: seq, Hash: hash, Time: l.opts.Now().UTC()}
 	ck.MAC = ck.mac(l.opts.Keys[0])
 	data, _ := json.Marshal(ck)
-	// The segment, the head and any lasting checkpoint go in one write: one
-	// commit (and one fsync) per batch keeps the writer ahead of dispatch,
-	// and a crash keeps all of them or none.
-	entries := []store.Entry{{Key: recordKey(recordPrefix, l.seq+1), Value: seg}, {Key: headKey, Value: data}}
+	// The segments, the head and any lasting checkpoint go in one write:
+	// one commit (and one fsync) per batch keeps the writer ahead of
+	// dispatch, and a crash keeps all of them or none.
+	entries := make([]store.Entry, 0, len(cuts)+2)
+	for j, c := range cuts {
+		end := len(seg)
+		if j+1 < len(cuts) {
+			end = cuts[j+1].at
+		}
+		entries = append(entries, store.Entry{Key: recordKey(recordPrefix, c.seq), Value: seg[c.at:end]})
+	}
+	entries = append(entries, store.Entry{Key: headKey, Value: data})
 	lasting := l.sinceCkp+len(batch) >= l.opts.CheckpointEvery
 	if lasting {
 		entries = append(entries, store.Entry{Key: recordKey(checkpointPrefix, seq), Value: data})
@@ -335,11 +377,8 @@ func (l *Log) commit(batch []Record) {
 		l.sinceCkp = 0
 	}
 	if l.opts.Mirror != nil {
-		for _, line := range lines {
-			if _, err := l.opts.Mirror.Write(line); err != nil {
-				l.opts.Logger.Error("audit: mirror", "err", err)
-				break
-			}
+		if _, err := l.opts.Mirror.Write(seg); err != nil {
+			l.opts.Logger.Error("audit: mirror", "err", err)
 		}
 	}
 }

@@ -33,7 +33,7 @@ func mustKeyring(s string) *sealed.Keyring {
 }
 
 // sealedBolt opens the bolt file at path behind the sealed wrapper.
-func sealedBolt(t *testing.T, path string) store.Store {
+func sealedBolt(t testing.TB, path string) store.Store {
 	t.Helper()
 	raw, err := bolt.Open(path, bolt.Options{})
 	if err != nil {
@@ -44,7 +44,7 @@ func sealedBolt(t *testing.T, path string) store.Store {
 
 // rawBolt opens the bolt file at path without the sealed wrapper, as
 // someone with the file but not the key would.
-func rawBolt(t *testing.T, path string) store.Store {
+func rawBolt(t testing.TB, path string) store.Store {
 	t.Helper()
 	raw, err := bolt.Open(path, bolt.Options{})
 	if err != nil {

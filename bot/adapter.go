@@ -73,6 +73,9 @@ func Permanent(err error) error {
 
 // IsPermanent reports whether err was marked by Permanent.
 func IsPermanent(err error) bool {
+	if err == nil {
+		return false // before p, which errors.As puts on the heap
+	}
 	var p permanentError
 	return errors.As(err, &p)
 }

@@ -239,7 +239,7 @@ func (b *Bot) Receive(ctx context.Context, m *Message) {
 	if b.opts.Metrics != nil {
 		b.opts.Metrics.Received(m.Adapter)
 	}
-	b.lanes.push(m.Adapter+"\x00"+m.Room+"\x00"+m.User.ID, m)
+	b.lanes.push(laneKey{m.Adapter, m.Room, m.User.ID}, m)
 }
 
 // dispatch routes one message and runs what it matched.
@@ -270,26 +270,28 @@ func (b *Bot) dispatch(m *Message) {
 	toks, err := tokenize(body)
 	if err != nil {
 		if !heard { // "seipbot how's it going" was small talk, not a command
-			b.run(ctx, b.unknown, withError(m, err))
+			c := b.handling(m)
+			c.m.Args = Args{{Name: argErrorName, Value: err}}
+			b.run(ctx, b.unknown, c)
 		}
 		return
 	}
 	cmd, used := b.router.resolve(toks)
 	if cmd == nil {
 		if !heard {
-			mm := *m
-			mm.Args = Args{{Name: "words", Value: toks}}
-			b.run(ctx, b.unknown, &mm)
+			c := b.handling(m)
+			c.m.Args = Args{{Name: "words", Value: toks}}
+			b.run(ctx, b.unknown, c)
 		}
 		return
 	}
-	mm := *m
-	mm.Command = cmd
-	mm.Args, err = cmd.parseArgs(body, toks[used:])
+	c := b.handling(m)
+	c.m.Command = cmd
+	c.m.Args, err = cmd.parseArgs(body, toks[used:])
 	if err != nil {
-		mm.Args = Args{{Name: argErrorName, Value: err}}
+		c.m.Args = Args{{Name: argErrorName, Value: err}}
 	}
-	b.run(ctx, cmd.chain, &mm)
+	b.run(ctx, cmd.chain, c)
 }
 
 // hear runs the hear patterns that match m and reports whether any did.
@@ -314,27 +316,27 @@ func (b *Bot) hear(ctx context.Context, m *Message) bool {
 			continue
 		}
 		heard = true
-		mm := *m
-		mm.Hear, mm.Match = h, match
-		b.run(ctx, h.chain, &mm)
+		c := b.handling(m)
+		c.m.Hear, c.m.Match = h, match
+		b.run(ctx, h.chain, c)
 	}
 	return heard
 }
 
-func (b *Bot) run(ctx context.Context, h Handler, m *Message) {
+// handling returns a copy of m for one handler to have, which it answers
+// through.
+func (b *Bot) handling(m *Message) *handling {
+	return &handling{m: *m, out: b.outbox}
+}
+
+func (b *Bot) run(ctx context.Context, h Handler, c *handling) {
 	// The chain's outermost layer reports errors itself.
-	_ = h.Handle(ctx, responder{out: b.outbox, m: m}, m)
+	_ = h.Handle(ctx, c, &c.m)
 }
 
 // argErrorName carries an argument error through the middleware chain, so a
 // user who may not run a command learns nothing about its arguments.
 const argErrorName = "\x00error"
-
-func withError(m *Message, err error) *Message {
-	mm := *m
-	mm.Args = Args{{Name: argErrorName, Value: err}}
-	return &mm
-}
 
 func argError(m *Message) error {
 	if a, ok := m.Args.find(argErrorName); ok {
@@ -375,17 +377,22 @@ func (b *Bot) answerUnknown(ctx context.Context, w Responder, m *Message) error 
 type lanes struct {
 	handle func(*Message)
 	mu     sync.Mutex
-	m      map[string]*lane
+	m      map[laneKey]*lane
 	wg     sync.WaitGroup
 }
 
+// laneKey is a conversation: one user in one room of one adapter. A struct
+// rather than the three joined keeps Receive from allocating a key for
+// every message.
+type laneKey struct{ adapter, room, user string }
+
 type lane struct{ q []*Message }
 
-func (l *lanes) push(key string, m *Message) {
+func (l *lanes) push(key laneKey, m *Message) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.m == nil {
-		l.m = map[string]*lane{}
+		l.m = map[laneKey]*lane{}
 	}
 	ln := l.m[key]
 	if ln != nil {
@@ -397,7 +404,7 @@ func (l *lanes) push(key string, m *Message) {
 	l.wg.Go(func() { l.drain(key, ln) })
 }
 
-func (l *lanes) drain(key string, ln *lane) {
+func (l *lanes) drain(key laneKey, ln *lane) {
 	for {
 		l.mu.Lock()
 		if len(ln.q) == 0 {

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"net/netip"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -308,8 +307,22 @@ func (c *Command) flag(name string) (Arg, bool) {
 	return Arg{}, false
 }
 
-// hostLabel is one label of a host name (RFC 1123).
-var hostLabel = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$`)
+// isHostLabel reports whether l is one label of a host name (RFC 1123):
+// 1 to 63 letters, digits and hyphens, with no hyphen at either end. It is
+// written out because the equivalent regular expression, with its {0,61},
+// compiled at every start-up to tens of kilobytes.
+func isHostLabel(l string) bool {
+	if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+		return false
+	}
+	for i := 0; i < len(l); i++ {
+		c := l[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
 
 func (a Arg) parse(raw string) (ArgValue, error) {
 	v := ArgValue{Name: a.Name, Raw: raw}
@@ -369,7 +382,7 @@ func isHostName(s string) bool {
 	}
 	labels := strings.Split(s, ".")
 	for _, l := range labels {
-		if !hostLabel.MatchString(l) {
+		if !isHostLabel(l) {
 			return false
 		}
 	}

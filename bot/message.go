@@ -104,19 +104,22 @@ func ReplyTo(m *Message, text string) Response {
 	return r
 }
 
-// responder answers through a Sender on behalf of one message.
-type responder struct {
+// handling is a message on its way to one handler and the Responder the
+// handler answers it through, which answers through a Sender on the
+// message's behalf. Kept in one struct, the two cost one allocation for
+// every command and hear match.
+type handling struct {
+	m   Message
 	out Sender
-	m   *Message
 }
 
-func (r responder) Reply(ctx context.Context, text string) error {
-	return r.out.Send(ctx, ReplyTo(r.m, text))
+func (h *handling) Reply(ctx context.Context, text string) error {
+	return h.out.Send(ctx, ReplyTo(&h.m, text))
 }
 
-func (r responder) Send(ctx context.Context, resp Response) error {
+func (h *handling) Send(ctx context.Context, resp Response) error {
 	if resp.Adapter == "" {
-		resp.Adapter = r.m.Adapter
+		resp.Adapter = h.m.Adapter
 	}
-	return r.out.Send(ctx, resp)
+	return h.out.Send(ctx, resp)
 }

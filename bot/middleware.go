@@ -17,13 +17,11 @@ import (
 // an internal error message belongs.
 func (b *Bot) report(next Handler) Handler {
 	return HandlerFunc(func(ctx context.Context, w Responder, m *Message) (err error) {
-		// A reply about a timeout must not be cancelled by the timeout.
-		replyCtx := context.WithoutCancel(ctx)
 		defer func() {
 			if p := recover(); p != nil {
 				id := newID()[:8]
 				b.log.Error("handler panicked", "error_id", id, "panic", fmt.Sprint(p), "stack", string(debug.Stack()), "command", commandName(m), "user", m.User.ID)
-				_ = w.Reply(replyCtx, fmt.Sprintf("Something went wrong (error id %s); the bot's log has the details.", id))
+				_ = w.Reply(context.WithoutCancel(ctx), fmt.Sprintf("Something went wrong (error id %s); the bot's log has the details.", id))
 				err = nil
 			}
 		}()
@@ -35,6 +33,8 @@ func (b *Bot) report(next Handler) Handler {
 		if err == nil {
 			return nil
 		}
+		// A reply about a timeout must not be cancelled by the timeout.
+		replyCtx := context.WithoutCancel(ctx)
 		var ue *UsageError
 		var withButtons *UserError
 		switch msg, ok := userMessage(err); {
@@ -88,10 +88,94 @@ func (b *Bot) authorize(next Handler) Handler {
 // timeout gives every handler a deadline.
 func (b *Bot) timeout(next Handler) Handler {
 	return HandlerFunc(func(ctx context.Context, w Responder, m *Message) error {
-		ctx, cancel := context.WithTimeout(ctx, b.opts.CommandTimeout)
-		defer cancel()
-		return next.Handle(ctx, w, m)
+		if _, ok := ctx.Deadline(); ok || ctx.Done() != nil {
+			ctx, cancel := context.WithTimeout(ctx, b.opts.CommandTimeout)
+			defer cancel()
+			return next.Handle(ctx, w, m)
+		}
+		d := &deadline{Context: ctx, at: time.Now().Add(b.opts.CommandTimeout)}
+		defer d.stop()
+		return next.Handle(d, w, m)
 	})
+}
+
+// deadline is a handler's context when its parent never ends, as the bot's
+// own does not: the parent's values and a deadline, with the behaviour of
+// context.WithDeadline. That starts a timer for every handler, and most
+// handlers never wait on Done; this makes the standard context, timer and
+// all, only when Done is first asked for, or when it must answer Err at or
+// after the deadline. Contexts derived from it then hang on the standard
+// one, as they would on any.
+type deadline struct {
+	context.Context // the parent
+	at              time.Time
+
+	mu     sync.Mutex
+	inner  context.Context // the standard context, once made
+	cancel context.CancelFunc
+	early  bool // stop was called before the deadline
+}
+
+func (d *deadline) Deadline() (time.Time, bool) { return d.at, true }
+
+func (d *deadline) Done() <-chan struct{} { return d.real().Done() }
+
+func (d *deadline) Err() error {
+	d.mu.Lock()
+	inner, early := d.inner, d.early
+	d.mu.Unlock()
+	switch {
+	case inner != nil:
+		return inner.Err()
+	case early:
+		return context.Canceled
+	case time.Now().Before(d.at):
+		return nil
+	}
+	// Past the deadline: make the standard context, so that Done is
+	// closed whenever Err is not nil.
+	return d.real().Err()
+}
+
+func (d *deadline) Value(key any) any {
+	d.mu.Lock()
+	inner := d.inner
+	d.mu.Unlock()
+	if inner != nil {
+		// The standard context answers for itself, which is how a context
+		// derived from d finds it to hang on.
+		return inner.Value(key)
+	}
+	return d.Context.Value(key)
+}
+
+// real returns the standard context d stands for, making it on first use:
+// already cancelled if d was stopped before its deadline, already expired
+// if the deadline has passed.
+func (d *deadline) real() context.Context {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.inner == nil {
+		d.inner, d.cancel = context.WithDeadline(d.Context, d.at)
+		if d.early {
+			d.cancel()
+		}
+	}
+	return d.inner
+}
+
+// stop is what the cancel function of context.WithDeadline is: the
+// handler has returned, and the context ends as cancelled unless it had
+// already expired.
+func (d *deadline) stop() {
+	// time.Since reads only the monotonic clock, half the cost of Now.
+	early := time.Since(d.at) < 0
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.early = early
+	if d.cancel != nil {
+		d.cancel()
+	}
 }
 
 // RateLimit bounds how many commands one user may run: PerMinute on average

@@ -34,7 +34,7 @@ type Outbox struct {
 	mu       sync.Mutex
 	adapters map[string]Adapter
 	first    string
-	queues   map[string]*outQueue
+	queues   map[dest]*outQueue
 	durable  map[string]bool // ids of durable items queued, so none is queued twice
 	pending  int
 	waiters  []chan struct{}
@@ -105,7 +105,7 @@ func NewOutbox(st store.Store, log *slog.Logger, b Backoff) *Outbox {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Outbox{st: st, log: log, backoff: b, adapters: map[string]Adapter{}, queues: map[string]*outQueue{}, durable: map[string]bool{}, loaded: make(chan struct{}),
+	return &Outbox{st: st, log: log, backoff: b, adapters: map[string]Adapter{}, queues: map[dest]*outQueue{}, durable: map[string]bool{}, loaded: make(chan struct{}),
 		refs: map[string]*list.Element{}, refOrder: list.New(), taken: map[string]map[string]bool{}}
 }
 
@@ -228,7 +228,7 @@ func (o *Outbox) enqueue(it *outItem) {
 	if it.Response.Adapter == "" {
 		it.Response.Adapter = o.first
 	}
-	key := destination(it.Response)
+	key := destinationOf(it.Response)
 	q := o.queues[key]
 	if q == nil {
 		q = &outQueue{}
@@ -239,6 +239,23 @@ func (o *Outbox) enqueue(it *outItem) {
 	o.startLocked(key, q)
 }
 
+// dest names the conversation a response goes to: a room, or a user's
+// direct conversation. Each has its own queue; a struct, not a joined
+// string, keys them so that queueing a reply allocates nothing for it.
+type dest struct {
+	adapter string
+	direct  bool
+	to      string // the room, or the user when direct
+}
+
+func destinationOf(r Response) dest {
+	if r.Direct {
+		return dest{r.Adapter, true, r.User}
+	}
+	return dest{r.Adapter, false, r.Room}
+}
+
+// destination is the conversation r goes to, as a string.
 func destination(r Response) string {
 	if r.Direct {
 		return r.Adapter + "\x00dm\x00" + r.User
@@ -247,7 +264,7 @@ func destination(r Response) string {
 }
 
 // startLocked starts the queue's delivery goroutine once Run has begun.
-func (o *Outbox) startLocked(key string, q *outQueue) {
+func (o *Outbox) startLocked(key dest, q *outQueue) {
 	if o.runCtx == nil || q.running || len(q.items) == 0 {
 		return
 	}
@@ -305,7 +322,7 @@ func (o *Outbox) Run(ctx context.Context) error {
 	return nil
 }
 
-func (o *Outbox) deliver(ctx context.Context, key string, q *outQueue) {
+func (o *Outbox) deliver(ctx context.Context, key dest, q *outQueue) {
 	for {
 		o.mu.Lock()
 		if len(q.items) == 0 {
