@@ -14,7 +14,8 @@ runs=${1:-3}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-go build -trimpath -o "$work/seipbot" ./cmd/seipbot
+# Built as the release image builds it: static, without cgo.
+CGO_ENABLED=0 go build -trimpath -o "$work/seipbot" ./cmd/seipbot
 
 {
   echo "rate_limit: {per_minute: 0}"
