@@ -87,12 +87,12 @@ func (a *Authorizer) decide(m *bot.Message, explain bool) Decision {
 	d := Decision{Permission: perm, Grant: -1}
 	if perm == "" {
 		if sensitive {
-			d.Reason = fmt.Sprintf("%q is restricted but declares no permission, so no one may run it; its plugin must declare one.", describe(m))
+			d.Reason = fmt.Sprintf("%q is restricted but declares no permission, so no one may run it; its plugin must declare one.", m.Action())
 			return d
 		}
 		d.Allowed = true
 		if explain {
-			d.Reason = fmt.Sprintf("%q declares no permission, so everyone may run it.", describe(m))
+			d.Reason = fmt.Sprintf("%q declares no permission, so everyone may run it.", m.Action())
 		}
 		return d
 	}
@@ -116,7 +116,7 @@ func (a *Authorizer) decide(m *bot.Message, explain bool) Decision {
 		}
 		return d
 	}
-	name := describe(m)
+	name := m.Action()
 	switch {
 	case argMiss != "":
 		d.Reason = fmt.Sprintf("You may run %q only %s; ask an admin if you need more.", name, argMiss)
@@ -139,17 +139,6 @@ func permission(m *bot.Message) (perm string, sensitive bool) {
 		return m.Hear.Permission, m.Hear.Sensitive
 	}
 	return "", true
-}
-
-// describe names what m asks for.
-func describe(m *bot.Message) string {
-	switch {
-	case m.Command != nil:
-		return m.Command.Words
-	case m.Hear != nil:
-		return "hear " + m.Hear.Plugin + "/" + m.Hear.Name
-	}
-	return ""
 }
 
 func grantee(g Grant) string {
@@ -213,7 +202,7 @@ func (a *Authorizer) noteDenial(ctx context.Context, m *bot.Message) {
 	if !report || a.opts.Notify == nil || a.p.SecurityRoom == "" || !a.MayNotify(a.p.SecurityRoom, TopicDenials) {
 		return
 	}
-	text := fmt.Sprintf("%s was refused %d times within %s; the last was %q in %s.", m.User.ID, a.opts.DenialThreshold, a.opts.DenialWindow, describe(m), m.Room)
+	text := fmt.Sprintf("%s was refused %d times within %s; the last was %q in %s.", m.User.ID, a.opts.DenialThreshold, a.opts.DenialWindow, m.Action(), m.Room)
 	// A notice that cannot be queued must not turn the refusal into an
 	// internal error for the user; the outbox logs its own failures.
 	_ = a.opts.Notify.Send(ctx, bot.Response{Adapter: m.Adapter, Room: a.p.SecurityRoom, Text: text})

@@ -123,3 +123,15 @@ func (h *handling) Send(ctx context.Context, resp Response) error {
 	}
 	return h.out.Send(ctx, resp)
 }
+
+// Action names what m asks for, for logs and answers: the command's words,
+// "hear <plugin>/<name>" for a hear pattern, or "" before routing.
+func (m *Message) Action() string {
+	switch {
+	case m.Command != nil:
+		return m.Command.Words
+	case m.Hear != nil:
+		return "hear " + m.Hear.Plugin + "/" + m.Hear.Name
+	}
+	return ""
+}

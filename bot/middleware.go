@@ -20,7 +20,7 @@ func (b *Bot) report(next Handler) Handler {
 		defer func() {
 			if p := recover(); p != nil {
 				id := newID()[:8]
-				b.log.Error("handler panicked", "error_id", id, "panic", fmt.Sprint(p), "stack", string(debug.Stack()), "command", commandName(m), "user", m.User.ID)
+				b.log.Error("handler panicked", "error_id", id, "panic", fmt.Sprint(p), "stack", string(debug.Stack()), "command", m.Action(), "user", m.User.ID)
 				_ = w.Reply(context.WithoutCancel(ctx), fmt.Sprintf("Something went wrong (error id %s); the bot's log has the details.", id))
 				err = nil
 			}
@@ -49,25 +49,16 @@ func (b *Bot) report(next Handler) Handler {
 		case errors.Is(err, store.ErrUnavailable):
 			_ = w.Reply(replyCtx, unavailableText)
 		case errors.Is(err, context.DeadlineExceeded):
-			_ = w.Reply(replyCtx, fmt.Sprintf("%q took longer than %s and was stopped; try again, or narrow the request.", commandName(m), b.opts.CommandTimeout))
+			_ = w.Reply(replyCtx, fmt.Sprintf("%q took longer than %s and was stopped; try again, or narrow the request.", m.Action(), b.opts.CommandTimeout))
 		default:
 			id := newID()[:8]
-			b.log.Error("handler failed", "error_id", id, "err", err, "command", commandName(m), "user", m.User.ID)
+			b.log.Error("handler failed", "error_id", id, "err", err, "command", m.Action(), "user", m.User.ID)
 			_ = w.Reply(replyCtx, fmt.Sprintf("That failed (error id %s); the bot's log has the details.", id))
 		}
 		return nil
 	})
 }
 
-func commandName(m *Message) string {
-	switch {
-	case m.Command != nil:
-		return m.Command.Words
-	case m.Hear != nil:
-		return "hear " + m.Hear.Plugin + "/" + m.Hear.Name
-	}
-	return ""
-}
 
 // authorize refuses what the Authorizer does not allow; without an
 // Authorizer it refuses every sensitive command and hear, so a bot with no
@@ -79,7 +70,7 @@ func (b *Bot) authorize(next Handler) Handler {
 				return err
 			}
 		} else if (m.Command != nil && m.Command.Sensitive) || (m.Hear != nil && m.Hear.Sensitive) {
-			return Denied(fmt.Sprintf("%q is restricted and no access policy grants it; ask an admin to grant it in the configuration.", commandName(m)))
+			return Denied(fmt.Sprintf("%q is restricted and no access policy grants it; ask an admin to grant it in the configuration.", m.Action()))
 		}
 		return next.Handle(ctx, w, m)
 	})
