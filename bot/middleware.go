@@ -59,7 +59,6 @@ func (b *Bot) report(next Handler) Handler {
 	})
 }
 
-
 // authorize refuses what the Authorizer does not allow; without an
 // Authorizer it refuses every sensitive command and hear, so a bot with no
 // access policy never fails open.
