@@ -12,10 +12,11 @@
 // A job record is written before the work starts and again when it ends,
 // so a record still marked running when Run starts belongs to a process
 // that died: Run marks it interrupted and says so in the job's room. When
-// replicas share the store, each record names the replica running it and
-// each replica says in the store, every few seconds, that it is alive; a
-// running record whose replica has gone quiet is marked and reported by
-// whichever live replica notices first.
+// replicas share the store, each running job also has an entry in a
+// shared work queue (a Redis stream), held by the replica running it,
+// which says every heartbeat that it still holds it; when a replica dies,
+// another takes its entries over (XAUTOCLAIM), reports the jobs as
+// interrupted and, with Rerun, runs them again.
 package jobs
 
 import (
@@ -115,21 +116,39 @@ type Options struct {
 	// access policy's MayNotify); jobs ask it about TopicResults. Nil
 	// allows every room.
 	MayNotify func(room, topic string) bool
-	// Replica, when set, names this process among replicas sharing the
-	// store (unique per process): its jobs' records carry it, and the
-	// records of jobs whose replica has stopped saying it is alive are
-	// reported as interrupted by another.
+	// Shared, when set, makes this process one of several replicas
+	// sharing the store: each running job's entry is held in it by the
+	// replica running the job. Its idle limit must be several
+	// heartbeats.
+	Shared Holdings
+	// Replica names this process among the replicas (unique per
+	// process): its jobs' records carry it.
 	Replica string
 	// Rerun, when set, runs again a job whose replica died, once another
 	// replica has reported it interrupted: typically by dispatching its
-	// command line again as its owner, which starts a new job.
+	// command line again as its owner, which starts a new job. A job cut
+	// short because its replica is shutting down is then left to another
+	// replica to run again, rather than reported interrupted.
 	Rerun func(ctx context.Context, j Job)
-	// Heartbeat is how often the replica says it is alive and looks for
-	// jobs of replicas that are not; zero means 5 seconds. A replica is
-	// taken for dead three heartbeats after its last.
+	// Heartbeat is how often the replica says it still holds its jobs
+	// and takes over those of replicas that stopped saying so; zero means
+	// 5 seconds.
 	Heartbeat time.Duration
 	Logger    *slog.Logger
 	Now       func() time.Time
+}
+
+// Holdings is a work queue shared by the replicas (queue.Queue) in which
+// each running job has an entry held by its replica.
+type Holdings interface {
+	// Hold adds payload as an entry this replica holds from the start.
+	Hold(ctx context.Context, payload []byte) (string, error)
+	// Keep says this replica still holds the entries ids.
+	Keep(ctx context.Context, ids []string) error
+	// Reclaim takes over up to n entries other replicas stopped keeping.
+	Reclaim(ctx context.Context, n int) ([]bot.Taken, error)
+	// Ack removes the entry id.
+	Ack(ctx context.Context, id string) error
 }
 
 // TopicResults is the notification topic of what jobs report.
@@ -154,6 +173,7 @@ type Manager struct {
 type running struct {
 	job    Job
 	cancel context.CancelCauseFunc
+	qid    string // its entry in Options.Shared, if any
 }
 
 // Causes of a job's context ending, which decide its final state.
@@ -212,7 +232,7 @@ func (m *Manager) Run(ctx context.Context) error {
 	m.base = context.WithoutCancel(ctx)
 	m.mu.Unlock()
 	m.readyOnce.Do(func() { close(m.ready) })
-	if m.opts.Replica != "" {
+	if m.opts.Shared != nil {
 		m.watch(ctx)
 	}
 	<-ctx.Done()
@@ -226,15 +246,33 @@ func (m *Manager) Run(ctx context.Context) error {
 	return nil
 }
 
-// recover marks the records left running by an earlier process, or, when
-// replicas share the store, by replicas no longer alive.
+// recover marks the records left running by an earlier process. With
+// replicas, those of a dead replica are found through the queue instead.
 func (m *Manager) recover(ctx context.Context) error {
-	if m.opts.Replica != "" {
-		if err := m.beat(ctx); err != nil {
+	if m.opts.Shared != nil {
+		return nil
+	}
+	var stale []Job
+	err := m.opts.Store.Scan(ctx, keyPrefix, func(key string, v []byte) error {
+		var j Job
+		if err := json.Unmarshal(v, &j); err != nil {
+			m.log.Error("jobs: skipping an unreadable record", "key", key, "err", err)
+			return nil
+		}
+		if j.State == Running {
+			stale = append(stale, j)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("jobs: load: %w", err)
+	}
+	for _, j := range stale {
+		if err := m.takeOver(ctx, j.ID); err != nil {
 			return err
 		}
 	}
-	return m.sweep(ctx)
+	return nil
 }
 
 // Spec says who runs a job and where it reports.
@@ -298,10 +336,15 @@ func (m *Manager) Start(ctx context.Context, w bot.Sender, spec Spec, work Work)
 	m.wg.Add(1)
 	m.mu.Unlock()
 
-	if err := m.save(ctx, j, 0); err != nil {
+	err := m.hold(ctx, r)
+	if err == nil {
+		err = m.save(ctx, j, 0)
+	}
+	if err != nil {
 		m.mu.Lock()
 		delete(m.running, j.ID)
 		m.mu.Unlock()
+		m.release(context.WithoutCancel(ctx), r.qid)
 		cancel(nil)
 		m.wg.Done()
 		return Job{}, err
@@ -341,6 +384,11 @@ func (m *Manager) run(ctx context.Context, w bot.Sender, r *running, work Work) 
 		j.State, j.Result = Done, result
 	case errors.Is(cause, errCancelled):
 		j.State, j.Error = Cancelled, "cancelled"
+	case errors.Is(cause, errStopped) && r.qid != "" && m.opts.Rerun != nil:
+		// Left held and running: another replica takes it over and runs
+		// it again once this one has gone.
+		m.log.Info("jobs: leaving a job to another replica", "job", j.ID)
+		return
 	case errors.Is(cause, errStopped):
 		j.State, j.Error = Interrupted, "the bot stopped while it ran"
 	case errors.Is(cause, context.DeadlineExceeded):
@@ -357,7 +405,9 @@ func (m *Manager) run(ctx context.Context, w bot.Sender, r *running, work Work) 
 	}
 	if err := m.finish(context.WithoutCancel(ctx), j); err != nil {
 		m.log.Error("jobs: final state not recorded", "job", j.ID, "err", err)
+		return // still held: another replica reports it if this one dies
 	}
+	m.release(context.WithoutCancel(ctx), r.qid)
 }
 
 // safely runs work, turning a panic into an error so one bad job cannot
@@ -509,7 +559,7 @@ func (m *Manager) Cancel(ctx context.Context, id string) error {
 	if ok {
 		return nil
 	}
-	if m.opts.Replica == "" {
+	if m.opts.Shared == nil {
 		return fmt.Errorf("%w: %s", ErrFinished, id)
 	}
 	err := m.opts.Store.Update(ctx, keyPrefix+id, func(cur []byte) ([]byte, error) {

@@ -3,7 +3,9 @@ package jobs
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -36,19 +38,105 @@ func (d *dying) Update(ctx context.Context, key string, fn func([]byte) ([]byte,
 	return d.Store.Update(ctx, key, fn)
 }
 
-// TestStoppedReplicasJobIsReported runs three replicas on one store. A job
-// runs on A; while A is alive no other replica touches it, however long it
-// runs. Once A stops writing (it died), exactly one of B and C reports the
-// job as interrupted, naming A, and its record says so.
+// holdings is an in-memory Holdings the replicas of a test share, with the
+// idle rule of a Redis consumer group: an entry not kept for minIdle may be
+// reclaimed by another replica.
+type holdings struct {
+	mu      sync.Mutex
+	minIdle time.Duration
+	seq     int
+	entries map[string]*heldEntry
+}
+
+type heldEntry struct {
+	owner   string
+	payload []byte
+	kept    time.Time
+}
+
+func newHoldings(minIdle time.Duration) *holdings {
+	return &holdings{minIdle: minIdle, entries: map[string]*heldEntry{}}
+}
+
+// of is the view of replica name, which writes nothing once dead is set.
+func (h *holdings) of(name string, dead *atomic.Bool) Holdings {
+	return holdingsOf{h: h, name: name, dead: dead}
+}
+
+type holdingsOf struct {
+	h    *holdings
+	name string
+	dead *atomic.Bool
+}
+
+func (v holdingsOf) Hold(_ context.Context, payload []byte) (string, error) {
+	if v.dead.Load() {
+		return "", errDead
+	}
+	v.h.mu.Lock()
+	defer v.h.mu.Unlock()
+	v.h.seq++
+	id := strconv.Itoa(v.h.seq)
+	v.h.entries[id] = &heldEntry{owner: v.name, payload: payload, kept: time.Now()}
+	return id, nil
+}
+
+func (v holdingsOf) Keep(_ context.Context, ids []string) error {
+	if v.dead.Load() {
+		return errDead
+	}
+	v.h.mu.Lock()
+	defer v.h.mu.Unlock()
+	for _, id := range ids {
+		if e, ok := v.h.entries[id]; ok && e.owner == v.name {
+			e.kept = time.Now()
+		}
+	}
+	return nil
+}
+
+func (v holdingsOf) Reclaim(_ context.Context, n int) ([]bot.Taken, error) {
+	if v.dead.Load() {
+		return nil, errDead
+	}
+	v.h.mu.Lock()
+	defer v.h.mu.Unlock()
+	var out []bot.Taken
+	for id, e := range v.h.entries {
+		if len(out) < n && time.Since(e.kept) >= v.h.minIdle {
+			e.owner, e.kept = v.name, time.Now()
+			out = append(out, bot.Taken{ID: id, Payload: e.payload, Reclaimed: true})
+		}
+	}
+	return out, nil
+}
+
+func (v holdingsOf) Ack(_ context.Context, id string) error {
+	if v.dead.Load() {
+		return errDead
+	}
+	v.h.mu.Lock()
+	defer v.h.mu.Unlock()
+	delete(v.h.entries, id)
+	return nil
+}
+
+// TestStoppedReplicasJobIsReported runs three replicas on one store and
+// one queue. A job runs on A; while A is alive no other replica touches
+// it, however long it runs. Once A stops writing (it died), exactly one of
+// B and C reports the job as interrupted, naming A, and its record says
+// so.
 func TestStoppedReplicasJobIsReported(t *testing.T) {
 	shared := memory.New()
 	const beat = 40 * time.Millisecond
+	q := newHoldings(3 * beat)
 	a := &dying{Store: shared}
+	var alive atomic.Bool
 	outA, outB, outC := newSink(), newSink(), newSink()
-	ma, stopA := startManager(t, Options{Store: a, Out: outA, Replica: "a", Heartbeat: beat})
+	ma, stopA := startManager(t, Options{Store: a, Out: outA, Shared: q.of("a", &a.dead), Replica: "a", Heartbeat: beat})
 	defer stopA()
-	_, stopB := startManager(t, Options{Store: shared, Out: outB, Replica: "b", Heartbeat: beat})
-	_, stopC := startManager(t, Options{Store: shared, Out: outC, Replica: "c", Heartbeat: beat})
+	_, stopB := startManager(t, Options{Store: shared, Out: outB, Shared: q.of("b", &alive), Replica: "b", Heartbeat: beat})
+	_, stopC := startManager(t, Options{Store: shared, Out: outC, Shared: q.of("c", &alive), Replica: "c", Heartbeat: beat})
 	defer stopB()
 	defer stopC()
 
@@ -93,10 +181,12 @@ func TestStoppedReplicasJobIsReported(t *testing.T) {
 func TestCancelOnAnotherReplica(t *testing.T) {
 	shared := memory.New()
 	const beat = 40 * time.Millisecond
+	q := newHoldings(3 * beat)
+	var alive atomic.Bool
 	outA, outB := newSink(), newSink()
-	ma, stopA := startManager(t, Options{Store: shared, Out: outA, Replica: "a", Heartbeat: beat})
+	ma, stopA := startManager(t, Options{Store: shared, Out: outA, Shared: q.of("a", &alive), Replica: "a", Heartbeat: beat})
 	defer stopA()
-	mb, stopB := startManager(t, Options{Store: shared, Out: outB, Replica: "b", Heartbeat: beat})
+	mb, stopB := startManager(t, Options{Store: shared, Out: outB, Shared: q.of("b", &alive), Replica: "b", Heartbeat: beat})
 	defer stopB()
 	j, err := ma.Start(t.Context(), outA, Spec{Title: "scan ports 10.0.0.0/24", Owner: bot.User{ID: "u1"}, Room: "#sec"}, blocked)
 	if err != nil {
@@ -121,15 +211,17 @@ func TestCancelOnAnotherReplica(t *testing.T) {
 func TestStoppedReplicasJobIsRunAgain(t *testing.T) {
 	shared := memory.New()
 	const beat = 40 * time.Millisecond
+	q := newHoldings(3 * beat)
 	a := &dying{Store: shared}
+	var alive atomic.Bool
 	reruns := make(chan Job, 4)
 	rerun := func(_ context.Context, j Job) { reruns <- j }
 	outA, outB, outC := newSink(), newSink(), newSink()
-	ma, stopA := startManager(t, Options{Store: a, Out: outA, Replica: "a", Heartbeat: beat, Rerun: rerun})
+	ma, stopA := startManager(t, Options{Store: a, Out: outA, Shared: q.of("a", &a.dead), Replica: "a", Heartbeat: beat, Rerun: rerun})
 	defer stopA()
-	_, stopB := startManager(t, Options{Store: shared, Out: outB, Replica: "b", Heartbeat: beat, Rerun: rerun})
+	_, stopB := startManager(t, Options{Store: shared, Out: outB, Shared: q.of("b", &alive), Replica: "b", Heartbeat: beat, Rerun: rerun})
 	defer stopB()
-	_, stopC := startManager(t, Options{Store: shared, Out: outC, Replica: "c", Heartbeat: beat, Rerun: rerun})
+	_, stopC := startManager(t, Options{Store: shared, Out: outC, Shared: q.of("c", &alive), Replica: "c", Heartbeat: beat, Rerun: rerun})
 	defer stopC()
 	j, err := ma.Start(t.Context(), outA, Spec{Title: "scan ports 10.0.0.0/24", Owner: bot.User{ID: "u1"}, Room: "#sec"}, blocked)
 	if err != nil {
@@ -151,5 +243,41 @@ func TestStoppedReplicasJobIsRunAgain(t *testing.T) {
 	}
 	if report := Report(got); !strings.Contains(report, "running it again") {
 		t.Fatalf("the report says %q", report)
+	}
+}
+
+// TestShutdownLeavesJobToAnother stops replica A gracefully, as a rolling
+// deploy does, while its job runs: with Rerun, A neither reports nor
+// finishes it, and B takes it over and runs it again.
+func TestShutdownLeavesJobToAnother(t *testing.T) {
+	shared := memory.New()
+	const beat = 40 * time.Millisecond
+	q := newHoldings(3 * beat)
+	var alive atomic.Bool
+	reruns := make(chan Job, 4)
+	rerun := func(_ context.Context, j Job) { reruns <- j }
+	outA, outB := newSink(), newSink()
+	ma, stopA := startManager(t, Options{Store: shared, Out: outA, Shared: q.of("a", &alive), Replica: "a", Heartbeat: beat, Rerun: rerun})
+	_, stopB := startManager(t, Options{Store: shared, Out: outB, Shared: q.of("b", &alive), Replica: "b", Heartbeat: beat, Rerun: rerun})
+	defer stopB()
+	j, err := ma.Start(t.Context(), outA, Spec{Title: "scan ports 10.0.0.0/24", Owner: bot.User{ID: "u1"}, Room: "#sec"}, blocked)
+	if err != nil {
+		t.Fatal(err)
+	}
+	outA.next(t) // progress
+	stopA()
+	select {
+	case got := <-reruns:
+		if got.ID != j.ID {
+			t.Fatalf("B ran %s again, want %s", got.ID, j.ID)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the job left by the stopped replica was not run again")
+	}
+	outA.mu.Lock()
+	said := outA.lines
+	outA.mu.Unlock()
+	if len(said) != 1 {
+		t.Fatalf("A said %q; a replica shutting down leaves its job's report to the one that takes it over", said)
 	}
 }

@@ -1,11 +1,12 @@
 // Package queue is a work queue on a Redis stream with a consumer group, a
-// bot.WorkQueue: deliveries and other work that must be finished even if
-// the replica that took it dies. Each entry goes to one consumer and stays
-// pending until acknowledged; a consumer still working on an entry says so
-// with Keep, and an entry left pending longer than MinIdle without that
-// (its consumer died or hung) is taken over by the next consumer that asks
-// (XAUTOCLAIM). Delivery is therefore at least once: work must be safe to
-// do again.
+// bot.WorkQueue: deliveries, and jobs, that must be finished even if the
+// replica that took them dies. Each entry goes to one consumer (Take), or
+// is held from the start by the one that made it for work it does itself
+// (Hold), and stays pending until acknowledged; a consumer still working
+// on an entry says so with Keep, and an entry left pending longer than
+// MinIdle without that (its consumer died or hung) is taken over by the
+// next consumer that asks (XAUTOCLAIM). Delivery is therefore at least
+// once: work must be safe to do again.
 package queue
 
 import (
@@ -129,18 +130,8 @@ func (q *Queue) group(ctx context.Context) error {
 // It returns none and no error when none came. Call Ack for each entry
 // once it is done, and Keep while it takes long.
 func (q *Queue) Take(ctx context.Context, n int, block time.Duration) ([]bot.Taken, error) {
-	if err := q.group(ctx); err != nil {
-		return nil, err
-	}
-	msgs, _, err := q.c.XAutoClaim(ctx, &goredis.XAutoClaimArgs{
-		Stream: q.stream, Group: q.o.Group, Consumer: q.o.Consumer,
-		MinIdle: q.o.MinIdle, Start: "0", Count: int64(n),
-	}).Result()
-	if err != nil {
-		return nil, redis.Err(ctx, err)
-	}
-	if len(msgs) > 0 {
-		return q.jobs(ctx, msgs, true), nil
+	if got, err := q.Reclaim(ctx, n); err != nil || len(got) > 0 {
+		return got, err
 	}
 	streams, err := q.c.XReadGroup(ctx, &goredis.XReadGroupArgs{
 		Group: q.o.Group, Consumer: q.o.Consumer, Streams: []string{q.stream, ">"},
@@ -177,6 +168,47 @@ func (q *Queue) jobs(ctx context.Context, msgs []goredis.XMessage, reclaimed boo
 		jobs = append(jobs, bot.Taken{ID: m.ID, Payload: payload, Reclaimed: reclaimed})
 	}
 	return jobs
+}
+
+// holdScript adds an entry to the stream KEYS[1] with the field ARGV[3]
+// set to ARGV[1] and puts it straight into the pending list of consumer
+// ARGV[2] of group ARGV[4], in one step: the entry is held from the start
+// by the replica that made it, and no consumer reading new entries gets
+// it.
+var holdScript = goredis.NewScript(`
+local id = redis.call('XADD', KEYS[1], '*', ARGV[3], ARGV[1])
+redis.call('XGROUP', 'SETID', KEYS[1], ARGV[4], id)
+redis.call('XCLAIM', KEYS[1], ARGV[4], ARGV[2], 0, id, 'FORCE', 'JUSTID')
+return id
+`)
+
+// Hold adds payload as an entry that this consumer holds from the start,
+// for work it does itself (a job it runs): Keep it while working, Ack it
+// when done. If this consumer stops keeping it, Reclaim on another hands
+// it over.
+func (q *Queue) Hold(ctx context.Context, payload []byte) (string, error) {
+	if err := q.group(ctx); err != nil {
+		return "", err
+	}
+	id, err := holdScript.Run(ctx, q.c, []string{q.stream},
+		q.o.Keyring.Seal(payload, []byte(q.stream)), q.o.Consumer, payloadField, q.o.Group).Text()
+	return id, redis.Err(ctx, err)
+}
+
+// Reclaim returns up to n entries that other consumers held without a
+// Keep for MinIdle, now held by this one; none when there are none.
+func (q *Queue) Reclaim(ctx context.Context, n int) ([]bot.Taken, error) {
+	if err := q.group(ctx); err != nil {
+		return nil, err
+	}
+	msgs, _, err := q.c.XAutoClaim(ctx, &goredis.XAutoClaimArgs{
+		Stream: q.stream, Group: q.o.Group, Consumer: q.o.Consumer,
+		MinIdle: q.o.MinIdle, Start: "0", Count: int64(n),
+	}).Result()
+	if err != nil {
+		return nil, redis.Err(ctx, err)
+	}
+	return q.jobs(ctx, msgs, true), nil
 }
 
 // Keep resets the idle time of the entries ids, which this consumer holds,

@@ -173,3 +173,46 @@ func TestEnqueueOnce(t *testing.T) {
 		t.Fatalf("the stream holds %d entries (%v), want 2", n, err)
 	}
 }
+
+// TestHeldEntries has A hold an entry for work it does itself: no other
+// consumer reads it as new, and it goes to B only once A stops keeping it.
+func TestHeldEntries(t *testing.T) {
+	kr, err := sealed.NewKeyring()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := redistest.Client(t)
+	prefix := redistest.Prefix(t, c)
+	opts := func(name string) queue.Options {
+		return queue.Options{Name: "jobs", Consumer: name, MinIdle: 300 * time.Millisecond, Keyring: kr}
+	}
+	a, b := queue.New(c, prefix, opts("a")), queue.New(c, prefix, opts("b"))
+	ctx := t.Context()
+	id, err := a.Hold(ctx, []byte("scan 10.0.0.0/24"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := b.Take(ctx, 10, 50*time.Millisecond); err != nil || len(got) != 0 {
+		t.Fatalf("B took %+v, %v: a held entry is nobody's new work", got, err)
+	}
+	for range 4 {
+		time.Sleep(150 * time.Millisecond)
+		if err := a.Keep(ctx, []string{id}); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := b.Reclaim(ctx, 10); err != nil || len(got) != 0 {
+			t.Fatalf("B reclaimed %+v, %v while A kept it", got, err)
+		}
+	}
+	time.Sleep(350 * time.Millisecond)
+	got, err := b.Reclaim(ctx, 10)
+	if err != nil || len(got) != 1 || got[0].ID != id || string(got[0].Payload) != "scan 10.0.0.0/24" {
+		t.Fatalf("once A stopped keeping it, B reclaimed %+v, %v", got, err)
+	}
+	if err := b.Ack(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := c.XLen(ctx, prefix+"queue:{jobs}").Result(); err != nil || n != 0 {
+		t.Fatalf("the stream holds %d entries (%v) after the ack", n, err)
+	}
+}

@@ -28,11 +28,12 @@ type secops struct {
 
 // secopsPlugins wires the security operations; mayNotify decides which
 // rooms hear job results, replica names this process when replicas share
-// st (empty otherwise), and in gets the command of a job run again after
-// its replica died (jobs.rerun). It does no I/O.
-func secopsPlugins(cfg *config.Config, st store.Store, outbox *bot.Outbox, sched *schedule.Scheduler, mayNotify func(room, topic string) bool, replica string, in bot.Inbox, log *slog.Logger) (*secops, error) {
+// st (empty otherwise) and held is the queue its running jobs are held in
+// then, and in gets the command of a job run again after its replica died
+// (jobs.rerun). It does no I/O.
+func secopsPlugins(cfg *config.Config, st store.Store, outbox *bot.Outbox, sched *schedule.Scheduler, mayNotify func(room, topic string) bool, replica string, held jobs.Holdings, in bot.Inbox, log *slog.Logger) (*secops, error) {
 	var rerun func(context.Context, jobs.Job)
-	if cfg.Jobs.Rerun && replica != "" {
+	if cfg.Jobs.Rerun && held != nil {
 		rerun = func(ctx context.Context, j jobs.Job) {
 			// The command goes through the whole chain again, as its
 			// owner: authorized and audited anew, claimed once by its id.
@@ -43,7 +44,7 @@ func secopsPlugins(cfg *config.Config, st store.Store, outbox *bot.Outbox, sched
 		}
 	}
 	jm, err := jobs.New(jobs.Options{
-		Store: st, Out: outbox, Logger: log, MayNotify: mayNotify, Replica: replica, Rerun: rerun,
+		Store: st, Out: outbox, Logger: log, MayNotify: mayNotify, Replica: replica, Shared: held, Rerun: rerun, Heartbeat: jobHeartbeat,
 		MaxPerUser: cfg.Jobs.MaxPerUser, MaxRunning: cfg.Jobs.MaxRunning,
 		Timeout: time.Duration(cfg.Jobs.Timeout), Retention: time.Duration(cfg.Jobs.Retention),
 	})

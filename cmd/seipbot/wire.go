@@ -317,6 +317,10 @@ func (a *app) addAdapter(ad bot.Adapter) {
 // not wait long for a dead replica.
 const deliveryIdle = 15 * time.Second
 
+// jobHeartbeat is how often a replica says it still runs its jobs; three
+// missed, another replica takes them over.
+const jobHeartbeat = 5 * time.Second
+
 // scheduleTopic is where a replica says it changed the stored entries.
 const scheduleTopic = "schedule.changed"
 
@@ -357,12 +361,16 @@ func wire(cfg *config.Config, st store.Store, storeDesc string, log *slog.Logger
 	var events bus.Bus
 	var holder string // this replica's name, when there are replicas
 	var soloLease func(string) *replica.Lease
+	var heldJobs jobs.Holdings
 	if w.shared != nil {
 		holder = replicaName()
 		soloLease = func(adapter string) *replica.Lease {
 			return replica.NewLease(w.shared, cfg.Store.KeyPrefix, replica.LeaseOptions{Name: "adapter-" + adapter, Holder: holder, Logger: log})
 		}
 		claimer = replica.NewRedisClaimer(w.shared, cfg.Store.KeyPrefix, holder)
+		heldJobs = queue.New(w.shared, cfg.Store.KeyPrefix, queue.Options{
+			Name: "jobs", Consumer: holder, MinIdle: 3 * jobHeartbeat, Keyring: w.keys, Logger: log,
+		})
 		outbox.ShareThrough(func(adapter string) bot.WorkQueue {
 			return queue.New(w.shared, cfg.Store.KeyPrefix, queue.Options{
 				Name: "outbox:" + adapter, Consumer: holder, MinIdle: deliveryIdle, Keyring: w.keys, Logger: log,
@@ -415,7 +423,7 @@ func wire(cfg *config.Config, st store.Store, storeDesc string, log *slog.Logger
 	if err != nil {
 		return nil, err
 	}
-	ops, err := secopsPlugins(cfg, st, outbox, sched, auth.MayNotify, holder, b, log)
+	ops, err := secopsPlugins(cfg, st, outbox, sched, auth.MayNotify, holder, heldJobs, b, log)
 	if err != nil {
 		return nil, err
 	}
