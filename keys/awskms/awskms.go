@@ -14,6 +14,7 @@
 package awskms
 
 import (
+	"cmp"
 	"context"
 	"crypto/aes"
 	"crypto/cipher"
@@ -26,7 +27,6 @@ import (
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 
@@ -74,24 +74,32 @@ type file struct {
 	Keyring []byte `json:"keyring"`
 }
 
-// NewClient makes a KMS client with the AWS SDK's default credentials
-// chain (environment, shared files, the ECS task role, EC2 instance
-// profile). An empty region uses the SDK's (AWS_REGION); endpoint, when
-// set, replaces KMS's (a VPC endpoint, or a test server).
+// NewClient makes a KMS client for region, or else AWS_REGION or
+// AWS_DEFAULT_REGION; endpoint, when set, replaces KMS's (a VPC endpoint,
+// or a test server). Its credentials come from the first source the
+// environment names: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (with
+// AWS_SESSION_TOKEN); a web identity token (AWS_WEB_IDENTITY_TOKEN_FILE and
+// AWS_ROLE_ARN, as IRSA sets them); the container endpoint (the ECS task
+// role, EKS Pod Identity); else the EC2 instance profile, unless
+// AWS_EC2_METADATA_DISABLED=true. Shared config and credentials files and
+// SSO profiles are not read: the SDK's code for them would add some 2 MB to
+// every seipbot process, which runs in containers that have none. An admin
+// with an SSO profile exports its credentials to the environment first.
+// ctx is not used; NewClient makes no request.
 func NewClient(ctx context.Context, region, endpoint string) (*kms.Client, error) {
-	var opts []func(*config.LoadOptions) error
-	if region != "" {
-		opts = append(opts, config.WithRegion(region))
+	region = cmp.Or(region, os.Getenv("AWS_REGION"), os.Getenv("AWS_DEFAULT_REGION"))
+	if region == "" {
+		return nil, errors.New("awskms: no AWS region: set the key provider's region, or AWS_REGION")
 	}
-	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	creds, err := credentialsFromEnv(region)
 	if err != nil {
-		return nil, fmt.Errorf("awskms: load AWS configuration: %w", err)
+		return nil, err
 	}
-	return kms.NewFromConfig(cfg, func(o *kms.Options) {
-		if endpoint != "" {
-			o.BaseEndpoint = aws.String(endpoint)
-		}
-	}), nil
+	opts := kms.Options{Region: region, Credentials: creds}
+	if endpoint != "" {
+		opts.BaseEndpoint = aws.String(endpoint)
+	}
+	return kms.New(opts), nil
 }
 
 // Load reads the keyring file, has KMS decrypt its data key and returns

@@ -6,12 +6,16 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"io"
 	"maps"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 
@@ -227,12 +231,12 @@ func TestSaveRefuses(t *testing.T) {
 	}
 }
 
-// TestNewClient goes through the SDK's default configuration, as the bot
-// does in a task: credentials from the environment, the region given, and
-// the endpoint replaced.
-func TestNewClient(t *testing.T) {
+// saveLoad makes a client with NewClient, from the environment the test
+// set, and saves and loads a keyring through the fake KMS with it. It
+// fails the test unless every call was signed with the access key id want.
+func saveLoad(t *testing.T, want string) {
+	t.Helper()
 	fake := kmstest.New(t, "eu-west-1")
-	kmstest.SetCredentialsEnv(t)
 	ctx := context.Background()
 	c, err := awskms.NewClient(ctx, "eu-west-1", fake.URL)
 	if err != nil {
@@ -244,5 +248,181 @@ func TestNewClient(t *testing.T) {
 	}
 	if _, err := p.Load(ctx); err != nil {
 		t.Fatal(err)
+	}
+	if ids := fake.AccessKeyIDs(); len(ids) != 2 || ids[0] != want || ids[1] != want {
+		t.Errorf("KMS calls signed with access key ids %q; want %q", ids, want)
+	}
+}
+
+// TestNewClient takes credentials from the environment, as the bot does
+// when they are given to it as variables, the region given, and the
+// endpoint replaced.
+func TestNewClient(t *testing.T) {
+	kmstest.SetCredentialsEnv(t)
+	saveLoad(t, "AKIDTEST")
+}
+
+// expiration is a time the credentials of the tests' endpoints expire at,
+// in the form the endpoints write it.
+var expiration = time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
+
+// TestNewClientContainer takes credentials from the container endpoint, as
+// an ECS task or an EKS pod with Pod Identity does. The server answers as
+// AWS documents the endpoint: a GET with the authorization token, answered
+// with the role's temporary credentials as JSON.
+func TestNewClientContainer(t *testing.T) {
+	const token = "pod-identity-token"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet || r.URL.Path != "/v1/credentials" {
+			http.Error(w, `{"code":"NotFound","message":"no such path"}`, http.StatusNotFound)
+			return
+		}
+		if r.Header.Get("Authorization") != token {
+			http.Error(w, `{"code":"AccessDenied","message":"bad token"}`, http.StatusForbidden)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]string{
+			"AccessKeyId": "ASIACONTAINER", "SecretAccessKey": "container-secret",
+			"Token": "container-session", "Expiration": expiration,
+		})
+	}))
+	t.Cleanup(srv.Close)
+	for _, byFile := range []bool{false, true} {
+		name := map[bool]string{false: "token", true: "token file"}[byFile]
+		t.Run(name, func(t *testing.T) {
+			kmstest.ClearCredentialsEnv(t)
+			t.Setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", srv.URL+"/v1/credentials")
+			if byFile {
+				file := filepath.Join(t.TempDir(), "token")
+				if err := os.WriteFile(file, []byte(token), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				t.Setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", file)
+			} else {
+				t.Setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN", token)
+			}
+			saveLoad(t, "ASIACONTAINER")
+		})
+	}
+}
+
+// TestNewClientContainerHost refuses to send the authorization token in
+// the clear to a host that is neither loopback nor a container
+// credentials address. NewClient makes no request, so nothing is sent.
+func TestNewClientContainerHost(t *testing.T) {
+	kmstest.ClearCredentialsEnv(t)
+	t.Setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://192.0.2.1/v1/credentials")
+	if _, err := awskms.NewClient(context.Background(), "eu-west-1", ""); err == nil || !strings.Contains(err.Error(), "AWS_CONTAINER_CREDENTIALS_FULL_URI") {
+		t.Errorf("NewClient with a plain-HTTP remote endpoint: %v; want an error naming the variable", err)
+	}
+}
+
+// TestNewClientIMDS takes the EC2 instance profile's credentials from
+// instance metadata with IMDSv2, as AWS documents it: a PUT for a session
+// token, then with the token a GET of the role's name and a GET of its
+// credentials.
+func TestNewClientIMDS(t *testing.T) {
+	const token, role = "imds-session-token", "seipbot-role"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPut && r.URL.Path == "/latest/api/token" {
+			ttl := r.Header.Get("X-aws-ec2-metadata-token-ttl-seconds")
+			if ttl == "" {
+				http.Error(w, "", http.StatusBadRequest)
+				return
+			}
+			w.Header().Set("X-aws-ec2-metadata-token-ttl-seconds", ttl)
+			_, _ = io.WriteString(w, token)
+			return
+		}
+		if r.Method != http.MethodGet || r.Header.Get("X-aws-ec2-metadata-token") != token {
+			http.Error(w, "", http.StatusUnauthorized)
+			return
+		}
+		switch r.URL.Path {
+		case "/latest/meta-data/iam/security-credentials/":
+			_, _ = io.WriteString(w, role)
+		case "/latest/meta-data/iam/security-credentials/" + role:
+			_ = json.NewEncoder(w).Encode(map[string]string{
+				"Code": "Success", "LastUpdated": time.Now().UTC().Format(time.RFC3339), "Type": "AWS-HMAC",
+				"AccessKeyId": "ASIAINSTANCE", "SecretAccessKey": "instance-secret",
+				"Token": "instance-session", "Expiration": expiration,
+			})
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	kmstest.ClearCredentialsEnv(t)
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "")
+	t.Setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", srv.URL)
+	saveLoad(t, "ASIAINSTANCE")
+}
+
+// TestNewClientWebIdentity assumes a role with a web identity token, as
+// IRSA on EKS does: the token file is sent to STS's
+// AssumeRoleWithWebIdentity (the query protocol, unsigned), which answers
+// with the role's credentials in XML.
+func TestNewClientWebIdentity(t *testing.T) {
+	const jwt, roleARN = "header.payload.signature", "arn:aws:iam::111122223333:role/seipbot"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := r.ParseForm(); err != nil || r.Method != http.MethodPost ||
+			r.Form.Get("Action") != "AssumeRoleWithWebIdentity" || r.Form.Get("RoleArn") != roleARN ||
+			r.Form.Get("WebIdentityToken") != jwt || r.Form.Get("RoleSessionName") != "seipbot-test" {
+			http.Error(w, "", http.StatusBadRequest)
+			return
+		}
+		w.Header().Set("Content-Type", "text/xml")
+		_, _ = io.WriteString(w, `<AssumeRoleWithWebIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
+  <AssumeRoleWithWebIdentityResult>
+    <Credentials>
+      <AccessKeyId>ASIAWEBIDENTITY</AccessKeyId>
+      <SecretAccessKey>web-identity-secret</SecretAccessKey>
+      <SessionToken>web-identity-session</SessionToken>
+      <Expiration>`+expiration+`</Expiration>
+    </Credentials>
+    <AssumedRoleUser>
+      <Arn>arn:aws:sts::111122223333:assumed-role/seipbot/seipbot-test</Arn>
+      <AssumedRoleId>AROAEXAMPLE:seipbot-test</AssumedRoleId>
+    </AssumedRoleUser>
+  </AssumeRoleWithWebIdentityResult>
+  <ResponseMetadata><RequestId>1</RequestId></ResponseMetadata>
+</AssumeRoleWithWebIdentityResponse>`)
+	}))
+	t.Cleanup(srv.Close)
+	kmstest.ClearCredentialsEnv(t)
+	file := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(file, []byte(jwt), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("AWS_WEB_IDENTITY_TOKEN_FILE", file)
+	t.Setenv("AWS_ROLE_ARN", roleARN)
+	t.Setenv("AWS_ROLE_SESSION_NAME", "seipbot-test")
+	t.Setenv("AWS_ENDPOINT_URL_STS", srv.URL)
+	saveLoad(t, "ASIAWEBIDENTITY")
+}
+
+// TestNewClientNoCredentials: with no source of credentials, NewClient
+// says which variables to set rather than failing at the first KMS call.
+func TestNewClientNoCredentials(t *testing.T) {
+	kmstest.ClearCredentialsEnv(t)
+	_, err := awskms.NewClient(context.Background(), "eu-west-1", "")
+	if err == nil || !strings.Contains(err.Error(), "AWS_ACCESS_KEY_ID") || !strings.Contains(err.Error(), "AWS_WEB_IDENTITY_TOKEN_FILE") {
+		t.Errorf("NewClient without credentials: %v; want an error naming the variables to set", err)
+	}
+}
+
+// TestNewClientNoRegion: the region comes from the argument or the
+// environment, and without one NewClient says so.
+func TestNewClientNoRegion(t *testing.T) {
+	kmstest.SetCredentialsEnv(t)
+	t.Setenv("AWS_REGION", "")
+	t.Setenv("AWS_DEFAULT_REGION", "")
+	if _, err := awskms.NewClient(context.Background(), "", ""); err == nil || !strings.Contains(err.Error(), "region") {
+		t.Errorf("NewClient without a region: %v; want an error about the region", err)
+	}
+	t.Setenv("AWS_DEFAULT_REGION", "eu-west-1")
+	if c, err := awskms.NewClient(context.Background(), "", ""); err != nil || c.Options().Region != "eu-west-1" {
+		t.Errorf("NewClient with AWS_DEFAULT_REGION: %v; want region eu-west-1", err)
 	}
 }

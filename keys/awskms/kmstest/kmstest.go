@@ -12,7 +12,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -44,6 +43,7 @@ type Server struct {
 
 	mu       sync.Mutex
 	contexts []map[string]string // the encryption context of each call
+	keyIDs   []string            // the access key id each call was signed with
 }
 
 // New starts a fake KMS in region, closed when the test ends.
@@ -79,19 +79,41 @@ func (s *Server) Client() *kms.Client {
 	})
 }
 
-// SetCredentialsEnv points the AWS SDK's default configuration, which
-// awskms.NewClient loads, at static test credentials in the environment
-// and away from shared files and instance metadata, so that a test neither
+// credentialsEnv lists the variables awskms.NewClient takes credentials
+// from.
+var credentialsEnv = []string{
+	"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+	"AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN", "AWS_ROLE_SESSION_NAME", "AWS_ENDPOINT_URL_STS",
+	"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+	"AWS_CONTAINER_AUTHORIZATION_TOKEN", "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+	"AWS_EC2_METADATA_SERVICE_ENDPOINT",
+}
+
+// ClearCredentialsEnv empties every variable awskms.NewClient takes
+// credentials from and disables instance metadata, so that a test neither
 // uses the machine's own AWS credentials nor waits for a metadata service.
+// A test then sets the variables of the source it tries.
+func ClearCredentialsEnv(t testing.TB) {
+	for _, v := range credentialsEnv {
+		t.Setenv(v, "")
+	}
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+}
+
+// SetCredentialsEnv gives awskms.NewClient static test credentials in the
+// environment, and no other source.
 func SetCredentialsEnv(t testing.TB) {
+	ClearCredentialsEnv(t)
 	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDTEST")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "test-secret")
-	t.Setenv("AWS_SESSION_TOKEN", "")
-	t.Setenv("AWS_PROFILE", "")
-	none := filepath.Join(t.TempDir(), "none")
-	t.Setenv("AWS_CONFIG_FILE", none)
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", none)
-	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+}
+
+// AccessKeyIDs returns the access key ids the calls so far were signed
+// with, which show where the client took its credentials from.
+func (s *Server) AccessKeyIDs() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.keyIDs)
 }
 
 // Contexts returns the encryption contexts of the calls so far.
@@ -120,10 +142,14 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	// A signed request names the region and service it was signed for.
 	scope := "/" + s.region + "/kms/aws4_request"
-	if auth := r.Header.Get("Authorization"); !strings.HasPrefix(auth, "AWS4-HMAC-SHA256 ") || !strings.Contains(auth, scope) {
+	auth := r.Header.Get("Authorization")
+	if !strings.HasPrefix(auth, "AWS4-HMAC-SHA256 ") || !strings.Contains(auth, scope) {
 		s.fail(w, "IncompleteSignatureException", "want a SigV4 signature for "+scope)
 		return
 	}
+	// The credential is "Credential=<access key id>/<date>" + scope.
+	_, cred, _ := strings.Cut(auth, "Credential=")
+	keyID, _, _ := strings.Cut(cred, "/")
 	var req request
 	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
 		s.fail(w, "SerializationException", err.Error())
@@ -131,6 +157,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	s.contexts = append(s.contexts, req.EncryptionContext)
+	s.keyIDs = append(s.keyIDs, keyID)
 	s.mu.Unlock()
 	if req.KeyID != "" && req.KeyID != KeyARN && req.KeyID != Alias {
 		s.fail(w, "NotFoundException", "Key '"+req.KeyID+"' does not exist")
