@@ -92,7 +92,8 @@ type SecretKeyProvider struct {
 	Kind string `yaml:"kind"`
 	// KeyID is the KMS key: a key id, key ARN, alias name or alias ARN.
 	KeyID string `yaml:"key_id"`
-	// Region is the key's AWS region; empty uses AWS_REGION.
+	// Region is the key's AWS region; empty uses AWS_REGION, else
+	// AWS_DEFAULT_REGION.
 	Region string `yaml:"region"`
 	// Endpoint replaces KMS's URL, for a VPC endpoint; empty uses KMS's.
 	Endpoint string `yaml:"endpoint"`
