@@ -265,7 +265,7 @@ func (c *cli) keygen(ctx context.Context, args []string) error {
 // or with dropOld keeps only the current one. It prints key ids and never
 // a key, so that the keys exist only sealed in the file.
 func (c *cli) keygenKMS(ctx context.Context, cfg *config.SecretKeyProvider, dropOld bool) error {
-	p, err := keyProvider(ctx, cfg)
+	p, err := keyProvider(cfg)
 	if err != nil {
 		return err
 	}

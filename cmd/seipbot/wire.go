@@ -121,7 +121,7 @@ var errNoKey = errors.New("no secret key is configured: set SEIPBOT_SECRET_KEY o
 // the key file in the data dir, making one the first time and saying so.
 func (c *cli) keyring(ctx context.Context, cfg *config.Config, create bool) (*sealed.Keyring, error) {
 	if cfg.SecretKeyProvider != nil {
-		p, err := keyProvider(ctx, cfg.SecretKeyProvider)
+		p, err := keyProvider(cfg.SecretKeyProvider)
 		if err != nil {
 			return nil, err
 		}
@@ -171,8 +171,8 @@ func (c *cli) keyring(ctx context.Context, cfg *config.Config, create bool) (*se
 
 // keyProvider connects to the configured key provider. Validate has made
 // sure its kind is aws-kms, the only one.
-func keyProvider(ctx context.Context, p *config.SecretKeyProvider) (*awskms.Provider, error) {
-	client, err := awskms.NewClient(ctx, p.Region, p.Endpoint)
+func keyProvider(p *config.SecretKeyProvider) (*awskms.Provider, error) {
+	client, err := awskms.NewClient(p.Region, p.Endpoint)
 	if err != nil {
 		return nil, fmt.Errorf("secret_key_provider: %w", err)
 	}

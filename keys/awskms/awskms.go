@@ -85,8 +85,8 @@ type file struct {
 // SSO profiles are not read: the SDK's code for them would add some 2 MB to
 // every seipbot process, which runs in containers that have none. An admin
 // with an SSO profile exports its credentials to the environment first.
-// ctx is not used; NewClient makes no request.
-func NewClient(ctx context.Context, region, endpoint string) (*kms.Client, error) {
+// It makes no request.
+func NewClient(region, endpoint string) (*kms.Client, error) {
 	region = cmp.Or(region, os.Getenv("AWS_REGION"), os.Getenv("AWS_DEFAULT_REGION"))
 	if region == "" {
 		return nil, errors.New("awskms: no AWS region: set the key provider's region, or AWS_REGION")

@@ -238,7 +238,7 @@ func saveLoad(t *testing.T, want string) {
 	t.Helper()
 	fake := kmstest.New(t, "eu-west-1")
 	ctx := context.Background()
-	c, err := awskms.NewClient(ctx, "eu-west-1", fake.URL)
+	c, err := awskms.NewClient("eu-west-1", fake.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -313,7 +313,7 @@ func TestNewClientContainer(t *testing.T) {
 func TestNewClientContainerHost(t *testing.T) {
 	kmstest.ClearCredentialsEnv(t)
 	t.Setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://192.0.2.1/v1/credentials")
-	if _, err := awskms.NewClient(context.Background(), "eu-west-1", ""); err == nil || !strings.Contains(err.Error(), "AWS_CONTAINER_CREDENTIALS_FULL_URI") {
+	if _, err := awskms.NewClient("eu-west-1", ""); err == nil || !strings.Contains(err.Error(), "AWS_CONTAINER_CREDENTIALS_FULL_URI") {
 		t.Errorf("NewClient with a plain-HTTP remote endpoint: %v; want an error naming the variable", err)
 	}
 }
@@ -406,7 +406,7 @@ func TestNewClientWebIdentity(t *testing.T) {
 // says which variables to set rather than failing at the first KMS call.
 func TestNewClientNoCredentials(t *testing.T) {
 	kmstest.ClearCredentialsEnv(t)
-	_, err := awskms.NewClient(context.Background(), "eu-west-1", "")
+	_, err := awskms.NewClient("eu-west-1", "")
 	if err == nil || !strings.Contains(err.Error(), "AWS_ACCESS_KEY_ID") || !strings.Contains(err.Error(), "AWS_WEB_IDENTITY_TOKEN_FILE") {
 		t.Errorf("NewClient without credentials: %v; want an error naming the variables to set", err)
 	}
@@ -418,11 +418,11 @@ func TestNewClientNoRegion(t *testing.T) {
 	kmstest.SetCredentialsEnv(t)
 	t.Setenv("AWS_REGION", "")
 	t.Setenv("AWS_DEFAULT_REGION", "")
-	if _, err := awskms.NewClient(context.Background(), "", ""); err == nil || !strings.Contains(err.Error(), "region") {
+	if _, err := awskms.NewClient("", ""); err == nil || !strings.Contains(err.Error(), "region") {
 		t.Errorf("NewClient without a region: %v; want an error about the region", err)
 	}
 	t.Setenv("AWS_DEFAULT_REGION", "eu-west-1")
-	if c, err := awskms.NewClient(context.Background(), "", ""); err != nil || c.Options().Region != "eu-west-1" {
+	if c, err := awskms.NewClient("", ""); err != nil || c.Options().Region != "eu-west-1" {
 		t.Errorf("NewClient with AWS_DEFAULT_REGION: %v; want region eu-west-1", err)
 	}
 }
