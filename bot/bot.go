@@ -45,7 +45,9 @@ type Options struct {
 	Logger  *slog.Logger
 	Now     func() time.Time
 	// MaxInFlight bounds the messages received but not yet handled;
-	// Receive blocks beyond it. Default 1024.
+	// Receive blocks beyond it, which holds the adapter back. Default 256:
+	// enough to keep every conversation busy, small enough that a burst
+	// waits at the adapter rather than in memory.
 	MaxInFlight int
 	// DrainTimeout bounds how long Run waits, once its adapters have
 	// stopped, for queued responses to be delivered. Default 10s.
@@ -92,7 +94,7 @@ func New(opts Options) (*Bot, error) {
 		opts.Now = time.Now
 	}
 	if opts.MaxInFlight <= 0 {
-		opts.MaxInFlight = 1024
+		opts.MaxInFlight = 256
 	}
 	if opts.DrainTimeout <= 0 {
 		opts.DrainTimeout = 10 * time.Second

@@ -14,6 +14,8 @@ import (
 	"text/template"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/seipbot/seipbot/alert"
 	"github.com/seipbot/seipbot/bot"
 	"github.com/seipbot/seipbot/config"
@@ -24,10 +26,14 @@ import (
 
 // wireAlerts builds the alert manager from the alerts: section, sending
 // alerts only to the rooms mayNotify lets receive them, and, when
-// http.listen is set, the webhook server in front of it. It does no I/O
-// beyond reading the files the configuration names.
+// http.listen is set, the webhook server in front of it, serving metrics
+// (nil exactly when http.listen is not set). It does no I/O beyond reading
+// the files the configuration names.
 func wireAlerts(cfg *config.Config, st store.Store, out *bot.Outbox, sched *schedule.Scheduler, mayNotify func(room, topic string) bool, metrics *promMetrics, log *slog.Logger) (*alert.Manager, *ingest.Server, error) {
-	reg := metrics.reg
+	var reg prometheus.Registerer // nil: the alert manager exports nothing
+	if metrics != nil {
+		reg = metrics.reg
+	}
 	rules, err := alertRules(cfg.Alerts.Rules)
 	if err != nil {
 		return nil, nil, err
@@ -52,7 +58,7 @@ func wireAlerts(cfg *config.Config, st store.Store, out *bot.Outbox, sched *sche
 	srv, err := ingest.New(ingest.Options{
 		Listen: h.Listen, TLSCert: h.TLSCert, TLSKey: h.TLSKey,
 		ReadTimeout: time.Duration(h.ReadTimeout), WriteTimeout: time.Duration(h.WriteTimeout), MaxBody: h.MaxBodyBytes,
-		Sources: sources, Sink: m, Registerer: reg, Gatherer: reg, Logger: log,
+		Sources: sources, Sink: m, Registerer: metrics.reg, Gatherer: metrics.reg, Logger: log,
 		Ready: func(ctx context.Context) error {
 			if _, err := st.Get(ctx, "health/probe"); err != nil && !errors.Is(err, store.ErrNotFound) {
 				return fmt.Errorf("store: %w", err)

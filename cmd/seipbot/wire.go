@@ -396,10 +396,18 @@ func wire(cfg *config.Config, st store.Store, storeDesc string, log *slog.Logger
 	if err := scheduleMessages(cfg, sched, outbox); err != nil {
 		return nil, err
 	}
-	metrics := newRegistry(outbox)
+	// Metrics are kept only where they can be read, on the webhook
+	// server's /metrics: without one (the shell, most small setups) the
+	// bot spends nothing on them.
+	var metrics *promMetrics
+	var botMetrics bot.Metrics
+	if cfg.HTTP.Listen != "" {
+		metrics = newRegistry(outbox)
+		botMetrics = metrics
+	}
 	b, err := bot.New(bot.Options{
 		Claimer:        claimer,
-		Metrics:        metrics,
+		Metrics:        botMetrics,
 		Name:           cfg.Name,
 		Prefix:         cfg.Prefix,
 		Rooms:          cfg.Rooms,
