@@ -19,6 +19,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // IgnoreFile is the file at the top of a tree that lists what not to report.
@@ -46,27 +47,30 @@ type Rule struct {
 	minEntropy float64
 }
 
-// Rules are the rules Scan applies, in the order a value is claimed: a
+// Rules returns the rules Scan applies, in the order a value is claimed: a
 // value matched by a rule with a known shape is not reported again as a
-// generic one.
-var Rules = []Rule{
-	{ID: "aws-access-key-id", re: regexp.MustCompile(`\b(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}\b`)},
-	{ID: "aws-secret-access-key", re: regexp.MustCompile(`(?i)aws[a-z0-9_.-]{0,20}?secret[a-z0-9_.-]{0,20}["']?[ \t]*[:=][ \t]*["']?([A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+]|$)`), group: 1},
-	{ID: "github-token", re: regexp.MustCompile(`\bgh[pousr]_[A-Za-z0-9]{36}\b`)},
-	{ID: "github-fine-grained-token", re: regexp.MustCompile(`\bgithub_pat_[A-Za-z0-9]{22}_[A-Za-z0-9]{59}\b`)},
-	{ID: "gitlab-token", re: regexp.MustCompile(`\bglpat-[A-Za-z0-9_-]{20}\b`)},
-	{ID: "slack-token", re: regexp.MustCompile(`\bxox[bp]-[0-9]{8,}-[A-Za-z0-9-]{16,}`)},
-	{ID: "slack-app-token", re: regexp.MustCompile(`\bxapp-[0-9]-[A-Z0-9]+-[0-9]+-[a-z0-9]{16,}`)},
-	{ID: "slack-webhook", re: regexp.MustCompile(`https://hooks\.slack\.com/services/T[A-Z0-9]+/B[A-Z0-9]+/[A-Za-z0-9]{16,}`)},
-	// The body's first run of base64 identifies the key; a header alone,
-	// as in documentation, is not a key.
-	{ID: "private-key", re: regexp.MustCompile(`-----BEGIN[ A-Z]{0,24}PRIVATE KEY(?: BLOCK)?-----\s*((?:[A-Za-z-]+:[^\n]*\n\s*)*[A-Za-z0-9+/=]{32,})`), group: 1},
-	{
-		ID:    "generic-secret",
-		re:    regexp.MustCompile(`(?i)[a-z0-9_.-]*(?:secret|passw(?:or)?d|pwd|token|api[_-]?key|access[_-]?key|private[_-]?key|credential)[a-z0-9_.-]*["']?[ \t]*(?::=|[:=])[ \t]*["']?([A-Za-z0-9+/=_.~!@#$%^&*-]{16,})`),
-		group: 1, minEntropy: 3.5,
-	},
-}
+// generic one. They are compiled at first use, not at start-up: most runs
+// of the bot never scan a repository.
+var Rules = sync.OnceValue(func() []Rule {
+	return []Rule{
+		{ID: "aws-access-key-id", re: regexp.MustCompile(`\b(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}\b`)},
+		{ID: "aws-secret-access-key", re: regexp.MustCompile(`(?i)aws[a-z0-9_.-]{0,20}?secret[a-z0-9_.-]{0,20}["']?[ \t]*[:=][ \t]*["']?([A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+]|$)`), group: 1},
+		{ID: "github-token", re: regexp.MustCompile(`\bgh[pousr]_[A-Za-z0-9]{36}\b`)},
+		{ID: "github-fine-grained-token", re: regexp.MustCompile(`\bgithub_pat_[A-Za-z0-9]{22}_[A-Za-z0-9]{59}\b`)},
+		{ID: "gitlab-token", re: regexp.MustCompile(`\bglpat-[A-Za-z0-9_-]{20}\b`)},
+		{ID: "slack-token", re: regexp.MustCompile(`\bxox[bp]-[0-9]{8,}-[A-Za-z0-9-]{16,}`)},
+		{ID: "slack-app-token", re: regexp.MustCompile(`\bxapp-[0-9]-[A-Z0-9]+-[0-9]+-[a-z0-9]{16,}`)},
+		{ID: "slack-webhook", re: regexp.MustCompile(`https://hooks\.slack\.com/services/T[A-Z0-9]+/B[A-Z0-9]+/[A-Za-z0-9]{16,}`)},
+		// The body's first run of base64 identifies the key; a header alone,
+		// as in documentation, is not a key.
+		{ID: "private-key", re: regexp.MustCompile(`-----BEGIN[ A-Z]{0,24}PRIVATE KEY(?: BLOCK)?-----\s*((?:[A-Za-z-]+:[^\n]*\n\s*)*[A-Za-z0-9+/=]{32,})`), group: 1},
+		{
+			ID:    "generic-secret",
+			re:    regexp.MustCompile(`(?i)[a-z0-9_.-]*(?:secret|passw(?:or)?d|pwd|token|api[_-]?key|access[_-]?key|private[_-]?key|credential)[a-z0-9_.-]*["']?[ \t]*(?::=|[:=])[ \t]*["']?([A-Za-z0-9+/=_.~!@#$%^&*-]{16,})`),
+			group: 1, minEntropy: 3.5,
+		},
+	}
+})
 
 // Options bound a scan.
 type Options struct {
@@ -168,7 +172,7 @@ func isBinary(data []byte) bool {
 func ScanText(file string, data []byte) []Finding {
 	var out []Finding
 	var claimed [][2]int // spans of secrets already reported
-	for _, rule := range Rules {
+	for _, rule := range Rules() {
 		for _, m := range rule.re.FindAllSubmatchIndex(data, -1) {
 			start, end := m[2*rule.group], m[2*rule.group+1]
 			value := data[start:end]
@@ -261,7 +265,7 @@ func loadIgnore(fsys fs.FS) (*ignore, error) {
 }
 
 func knownRule(id string) bool {
-	return slices.ContainsFunc(Rules, func(r Rule) bool { return r.ID == id })
+	return slices.ContainsFunc(Rules(), func(r Rule) bool { return r.ID == id })
 }
 
 func (ign *ignore) path(p string) bool { return matchAny(ign.globs, p) }
