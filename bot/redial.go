@@ -35,9 +35,17 @@ func IsFatal(err error) bool {
 // for longer than b.Max was a working connection, so the backoff starts
 // over rather than punish one drop after days of uptime. session reports
 // whether its connection came up and why it ended; onRetry is told each
-// failure and the wait before the next attempt. Redial returns nil once ctx
-// ends, or the error of a session that failed with a Fatal error.
+// failure and the wait before the next attempt. A zero b.Min means a
+// second, and a b.Max below b.Min means two minutes (or b.Min, if longer).
+// Redial returns nil once ctx ends, or the error of a session that failed
+// with a Fatal error.
 func Redial(ctx context.Context, b Backoff, session func(context.Context) (up bool, err error), onRetry func(err error, wait time.Duration)) error {
+	if b.Min <= 0 {
+		b.Min = time.Second
+	}
+	if b.Max < b.Min {
+		b.Max = max(2*time.Minute, b.Min)
+	}
 	delay := b.Min
 	for {
 		began := time.Now()

@@ -138,12 +138,6 @@ func New(opts Options) (*Adapter, error) {
 	if opts.PaceEvery == 0 {
 		opts.PaceEvery = 500 * time.Millisecond
 	}
-	if opts.BackoffMin <= 0 {
-		opts.BackoffMin = time.Second
-	}
-	if opts.BackoffMax < opts.BackoffMin {
-		opts.BackoffMax = max(2*time.Minute, opts.BackoffMin)
-	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}

@@ -133,12 +133,6 @@ func New(opts Options) (*Adapter, error) {
 	if opts.SyncTimeout <= 0 {
 		opts.SyncTimeout = 30 * time.Second
 	}
-	if opts.BackoffMin <= 0 {
-		opts.BackoffMin = time.Second
-	}
-	if opts.BackoffMax < opts.BackoffMin {
-		opts.BackoffMax = max(2*time.Minute, opts.BackoffMin)
-	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}

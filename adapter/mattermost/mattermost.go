@@ -113,12 +113,6 @@ func New(opts Options) (*Adapter, error) {
 	if opts.MaxParts <= 0 {
 		opts.MaxParts = 8
 	}
-	if opts.BackoffMin <= 0 {
-		opts.BackoffMin = time.Second
-	}
-	if opts.BackoffMax < opts.BackoffMin {
-		opts.BackoffMax = max(2*time.Minute, opts.BackoffMin)
-	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
