@@ -121,26 +121,33 @@ func (v holdingsOf) Ack(_ context.Context, id string) error {
 	return nil
 }
 
+// threeReplicas starts replicas A, B and C sharing a store and a queue,
+// with heartbeat beat and rerun; A's view of both is a that a test kills.
+// It returns A's manager, a, the store, and what B and C say.
+func threeReplicas(t *testing.T, beat time.Duration, rerun func(context.Context, Job)) (ma *Manager, a *dying, shared store.Store, outB, outC *sink) {
+	t.Helper()
+	shared = memory.New()
+	q := newHoldings(3 * beat)
+	a = &dying{Store: shared}
+	var alive atomic.Bool
+	outB, outC = newSink(), newSink()
+	ma, stopA := startManager(t, Options{Store: a, Out: newSink(), Shared: q.of("a", &a.dead), Replica: "a", Heartbeat: beat, Rerun: rerun})
+	_, stopB := startManager(t, Options{Store: shared, Out: outB, Shared: q.of("b", &alive), Replica: "b", Heartbeat: beat, Rerun: rerun})
+	_, stopC := startManager(t, Options{Store: shared, Out: outC, Shared: q.of("c", &alive), Replica: "c", Heartbeat: beat, Rerun: rerun})
+	t.Cleanup(func() { stopA(); stopB(); stopC() })
+	return ma, a, shared, outB, outC
+}
+
 // TestStoppedReplicasJobIsReported runs three replicas on one store and
 // one queue. A job runs on A; while A is alive no other replica touches
 // it, however long it runs. Once A stops writing (it died), exactly one of
 // B and C reports the job as interrupted, naming A, and its record says
 // so.
 func TestStoppedReplicasJobIsReported(t *testing.T) {
-	shared := memory.New()
 	const beat = 40 * time.Millisecond
-	q := newHoldings(3 * beat)
-	a := &dying{Store: shared}
-	var alive atomic.Bool
-	outA, outB, outC := newSink(), newSink(), newSink()
-	ma, stopA := startManager(t, Options{Store: a, Out: outA, Shared: q.of("a", &a.dead), Replica: "a", Heartbeat: beat})
-	defer stopA()
-	_, stopB := startManager(t, Options{Store: shared, Out: outB, Shared: q.of("b", &alive), Replica: "b", Heartbeat: beat})
-	_, stopC := startManager(t, Options{Store: shared, Out: outC, Shared: q.of("c", &alive), Replica: "c", Heartbeat: beat})
-	defer stopB()
-	defer stopC()
+	ma, a, shared, outB, outC := threeReplicas(t, beat, nil)
 
-	j, err := ma.Start(t.Context(), outA, Spec{Title: "scan ports 10.0.0.0/24", Owner: bot.User{ID: "u1"}, Room: "#sec"}, blocked)
+	j, err := ma.Start(t.Context(), newSink(), Spec{Title: "scan ports 10.0.0.0/24", Owner: bot.User{ID: "u1"}, Room: "#sec"}, blocked)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,21 +216,10 @@ func TestCancelOnAnotherReplica(t *testing.T) {
 // TestStoppedReplicasJobIsRunAgain turns Rerun on: the job of a dead
 // replica is reported as being run again and handed, once, to Rerun.
 func TestStoppedReplicasJobIsRunAgain(t *testing.T) {
-	shared := memory.New()
 	const beat = 40 * time.Millisecond
-	q := newHoldings(3 * beat)
-	a := &dying{Store: shared}
-	var alive atomic.Bool
 	reruns := make(chan Job, 4)
-	rerun := func(_ context.Context, j Job) { reruns <- j }
-	outA, outB, outC := newSink(), newSink(), newSink()
-	ma, stopA := startManager(t, Options{Store: a, Out: outA, Shared: q.of("a", &a.dead), Replica: "a", Heartbeat: beat, Rerun: rerun})
-	defer stopA()
-	_, stopB := startManager(t, Options{Store: shared, Out: outB, Shared: q.of("b", &alive), Replica: "b", Heartbeat: beat, Rerun: rerun})
-	defer stopB()
-	_, stopC := startManager(t, Options{Store: shared, Out: outC, Shared: q.of("c", &alive), Replica: "c", Heartbeat: beat, Rerun: rerun})
-	defer stopC()
-	j, err := ma.Start(t.Context(), outA, Spec{Title: "scan ports 10.0.0.0/24", Owner: bot.User{ID: "u1"}, Room: "#sec"}, blocked)
+	ma, a, _, _, _ := threeReplicas(t, beat, func(_ context.Context, j Job) { reruns <- j })
+	j, err := ma.Start(t.Context(), newSink(), Spec{Title: "scan ports 10.0.0.0/24", Owner: bot.User{ID: "u1"}, Room: "#sec"}, blocked)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	goredis "github.com/redis/go-redis/v9"
+
 	"github.com/seipbot/seipbot/bot"
 	"github.com/seipbot/seipbot/queue"
 	"github.com/seipbot/seipbot/store/redis/redistest"
@@ -115,16 +117,7 @@ func TestPayloadsAreSealed(t *testing.T) {
 // TestKeptEntriesStay has consumer A keep an entry well past MinIdle: B
 // must not take it over until A stops keeping it.
 func TestKeptEntriesStay(t *testing.T) {
-	kr, err := sealed.NewKeyring()
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := redistest.Client(t)
-	prefix := redistest.Prefix(t, c)
-	opts := func(name string) queue.Options {
-		return queue.Options{Name: "out", Consumer: name, MinIdle: 300 * time.Millisecond, Keyring: kr}
-	}
-	a, b := queue.New(c, prefix, opts("a")), queue.New(c, prefix, opts("b"))
+	a, b, _, _ := consumers(t, "out", 300*time.Millisecond)
 	ctx := t.Context()
 	if err := a.Enqueue(ctx, "", []byte("slow delivery")); err != nil {
 		t.Fatal(err)
@@ -152,14 +145,7 @@ func TestKeptEntriesStay(t *testing.T) {
 // TestEnqueueOnce enqueues under one key from two replicas: one entry is
 // added; another key adds another.
 func TestEnqueueOnce(t *testing.T) {
-	kr, err := sealed.NewKeyring()
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := redistest.Client(t)
-	prefix := redistest.Prefix(t, c)
-	a := queue.New(c, prefix, queue.Options{Name: "out", Consumer: "a", Keyring: kr})
-	b := queue.New(c, prefix, queue.Options{Name: "out", Consumer: "b", Keyring: kr})
+	a, b, c, prefix := consumers(t, "out", 0)
 	ctx := t.Context()
 	for _, q := range []*queue.Queue{a, b, a} {
 		if err := q.Enqueue(ctx, "reminder-7", []byte("stand-up")); err != nil {
@@ -177,16 +163,7 @@ func TestEnqueueOnce(t *testing.T) {
 // TestHeldEntries has A hold an entry for work it does itself: no other
 // consumer reads it as new, and it goes to B only once A stops keeping it.
 func TestHeldEntries(t *testing.T) {
-	kr, err := sealed.NewKeyring()
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := redistest.Client(t)
-	prefix := redistest.Prefix(t, c)
-	opts := func(name string) queue.Options {
-		return queue.Options{Name: "jobs", Consumer: name, MinIdle: 300 * time.Millisecond, Keyring: kr}
-	}
-	a, b := queue.New(c, prefix, opts("a")), queue.New(c, prefix, opts("b"))
+	a, b, c, prefix := consumers(t, "jobs", 300*time.Millisecond)
 	ctx := t.Context()
 	id, err := a.Hold(ctx, []byte("scan 10.0.0.0/24"))
 	if err != nil {
@@ -215,4 +192,21 @@ func TestHeldEntries(t *testing.T) {
 	if n, err := c.XLen(ctx, prefix+"queue:{jobs}").Result(); err != nil || n != 0 {
 		t.Fatalf("the stream holds %d entries (%v) after the ack", n, err)
 	}
+}
+
+// consumers returns two consumers, a and b, of the queue name with the
+// idle limit minIdle (zero: the default), sharing a keyring, and the
+// client and key prefix the queue's stream lives under.
+func consumers(t *testing.T, name string, minIdle time.Duration) (a, b *queue.Queue, c goredis.UniversalClient, prefix string) {
+	t.Helper()
+	kr, err := sealed.NewKeyring()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c = redistest.Client(t)
+	prefix = redistest.Prefix(t, c)
+	opts := func(consumer string) queue.Options {
+		return queue.Options{Name: name, Consumer: consumer, MinIdle: minIdle, Keyring: kr}
+	}
+	return queue.New(c, prefix, opts("a")), queue.New(c, prefix, opts("b")), c, prefix
 }
