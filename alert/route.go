@@ -6,8 +6,9 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"text/template"
 	"time"
+
+	"github.com/seipbot/seipbot/template"
 )
 
 // Matcher compares one field or label of an alert: key=value, key!=value,

@@ -5,7 +5,8 @@ import (
 	"net"
 	"slices"
 	"strings"
-	"text/template"
+
+	"github.com/seipbot/seipbot/template"
 )
 
 // HTTP configures the webhook server.

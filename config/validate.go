@@ -10,11 +10,11 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"text/template"
 	"time"
 	"unicode"
 
 	"github.com/seipbot/seipbot/schedule"
+	"github.com/seipbot/seipbot/template"
 )
 
 var (

@@ -8,10 +8,10 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"text/template"
 	"time"
 
 	"github.com/seipbot/seipbot/alert"
+	"github.com/seipbot/seipbot/template"
 )
 
 // Generic receives JSON from any tool that can sign it: the header

@@ -5,12 +5,12 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"text/template"
 	"time"
 
 	"github.com/seipbot/seipbot/bot"
 	"github.com/seipbot/seipbot/config"
 	"github.com/seipbot/seipbot/schedule"
+	"github.com/seipbot/seipbot/template"
 )
 
 // scheduleMessages registers cfg's scheduled messages with sched: each

@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"os"
 	"strings"
-	"text/template"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -22,6 +21,7 @@ import (
 	"github.com/seipbot/seipbot/ingest"
 	"github.com/seipbot/seipbot/schedule"
 	"github.com/seipbot/seipbot/store"
+	"github.com/seipbot/seipbot/template"
 )
 
 // wireAlerts builds the alert manager from the alerts: section, sending

@@ -15,10 +15,9 @@ import (
 	"fmt"
 	"strings"
 	"sync"
-	"text/template"
-	"text/template/parse"
 
 	"github.com/seipbot/seipbot/bot"
+	"github.com/seipbot/seipbot/template"
 )
 
 // CommandRule is a command that answers with a fixed reply.
@@ -134,12 +133,10 @@ func parseReply(name, text string) (*reply, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reply: %w", err)
 	}
-	for _, n := range t.Tree.Root.Nodes {
-		if n.Type() != parse.NodeText {
-			return &reply{tmpl: t}, nil
-		}
+	if plain, ok := t.Text(); ok {
+		return &reply{plain: plain}, nil
 	}
-	return &reply{plain: text}, nil
+	return &reply{tmpl: t}, nil
 }
 
 // buffers hold rendered replies between executions. A bytes.Buffer rather

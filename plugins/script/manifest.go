@@ -12,12 +12,12 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"text/template"
 	"time"
 
 	"gopkg.in/yaml.v3"
 
 	"github.com/seipbot/seipbot/bot"
+	"github.com/seipbot/seipbot/template"
 )
 
 // manifest is one plugin as its YAML file declares it, checked and with
