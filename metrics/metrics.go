@@ -3,7 +3,7 @@
 //
 // It is deliberately small: the bot needs a few labelled vectors, gauges
 // read at scrape time and the process's and Go runtime's figures. A full
-// client library costs about a megabyte of memory and two milliseconds of
+// client library costs one to two megabytes of memory and two milliseconds of
 // start-up in package initialisation alone, paid even by a bot that never
 // serves /metrics; nothing here runs before it is used.
 package metrics
