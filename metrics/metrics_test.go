@@ -227,3 +227,22 @@ func TestRuntimeMetrics(t *testing.T) {
 		t.Errorf("process_start_time_seconds = %v, now is %v", start, now)
 	}
 }
+
+// BenchmarkReceived is the bot's hottest count, once per message, from
+// many goroutines at once.
+func BenchmarkReceived(b *testing.B) {
+	c := metrics.NewCounterVec("x_total", "X.", "adapter")
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			c.WithLabelValues("slack").Inc()
+		}
+	})
+}
+
+// BenchmarkHandled is the count of a command's run.
+func BenchmarkHandled(b *testing.B) {
+	h := metrics.NewHistogramVec("x_seconds", "X.", metrics.ExponentialBuckets(0.0005, 4, 10), "command", "result")
+	for i := 0; b.Loop(); i++ {
+		h.WithLabelValues("deploy", "ok").Observe(float64(i%1000) / 1000)
+	}
+}

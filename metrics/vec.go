@@ -115,11 +115,12 @@ func newVec[T any](name, help string, k kind, labels []string, samples func([]sa
 	return vec[T]{name: name, help: help, kind: k, labels: slices.Clone(labels), samples: samples, series: map[string]*series[T]{}}
 }
 
-// WithLabelValues returns the series of these label values, one for each
-// label in the order the vector was made with, making it if it is new. It
-// panics when the number of values is wrong. For values seen before it
-// takes a read lock and allocates nothing.
-func (v *vec[T]) WithLabelValues(values ...string) *T {
+// with returns the series of these label values, one for each label in
+// the order the vector was made with, making it if it is new. It panics
+// when the number of values is wrong. For values seen before it takes a
+// read lock and allocates nothing: it runs for every message the bot
+// receives.
+func (v *vec[T]) with(values []string) *T {
 	if len(values) != len(v.labels) {
 		panic(fmt.Sprintf("metrics: %s takes %d label values, got %d", v.name, len(v.labels), len(values)))
 	}
@@ -179,6 +180,10 @@ func (v *vec[T]) collect(fs []family) []family {
 // CounterVec is a counter with labels.
 type CounterVec struct{ vec[Counter] }
 
+// WithLabelValues returns the counter of these label values, given in the
+// order of the vector's labels; it panics when their number is wrong.
+func (v *CounterVec) WithLabelValues(values ...string) *Counter { return v.with(values) }
+
 // NewCounterVec returns a counter vector; its name should end in _total.
 func NewCounterVec(name, help string, labels ...string) *CounterVec {
 	return &CounterVec{newVec(name, help, counterKind, labels, func(out []sample, s *series[Counter]) []sample {
@@ -189,6 +194,10 @@ func NewCounterVec(name, help string, labels ...string) *CounterVec {
 // GaugeVec is a gauge with labels.
 type GaugeVec struct{ vec[Gauge] }
 
+// WithLabelValues returns the gauge of these label values, given in the
+// order of the vector's labels; it panics when their number is wrong.
+func (v *GaugeVec) WithLabelValues(values ...string) *Gauge { return v.with(values) }
+
 // NewGaugeVec returns a gauge vector.
 func NewGaugeVec(name, help string, labels ...string) *GaugeVec {
 	return &GaugeVec{newVec(name, help, gaugeKind, labels, func(out []sample, s *series[Gauge]) []sample {
@@ -198,6 +207,10 @@ func NewGaugeVec(name, help string, labels ...string) *GaugeVec {
 
 // HistogramVec is a histogram with labels.
 type HistogramVec struct{ vec[Histogram] }
+
+// WithLabelValues returns the histogram of these label values, given in the
+// order of the vector's labels; it panics when their number is wrong.
+func (v *HistogramVec) WithLabelValues(values ...string) *Histogram { return v.with(values) }
 
 // NewHistogramVec returns a histogram vector with these bucket bounds,
 // which must ascend; the +Inf bucket is always there and need not be
