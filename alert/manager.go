@@ -12,9 +12,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/seipbot/seipbot/bot"
+	"github.com/seipbot/seipbot/metrics"
 	"github.com/seipbot/seipbot/schedule"
 	"github.com/seipbot/seipbot/store"
 )
@@ -70,7 +69,7 @@ type Options struct {
 	// Scheduler delivers escalations and storm summaries, across restarts.
 	Scheduler  *schedule.Scheduler
 	Logger     *slog.Logger
-	Registerer prometheus.Registerer // nil: metrics are not exported
+	Registerer metrics.Registerer // nil: metrics are not exported
 	Now        func() time.Time
 }
 
@@ -129,8 +128,8 @@ type Manager struct {
 	// is logged once rather than once per alert.
 	refused map[string]bool
 
-	notified *prometheus.CounterVec
-	dropped  *prometheus.CounterVec
+	notified *metrics.CounterVec
+	dropped  *metrics.CounterVec
 }
 
 // fpLock is the lock of one fingerprint and how many hold or wait for it,
@@ -173,22 +172,17 @@ func New(opts Options) (*Manager, error) {
 		opts: opts, log: opts.Logger, now: opts.Now,
 		working: map[string]*fpLock{}, open: map[string]*Record{}, byID: map[string]string{},
 		recent: map[string]time.Time{}, groups: map[string]*group{}, refused: map[string]bool{},
-		notified: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "seipbot_alerts_notified_total", Help: "Alert messages handed to the outbox, by kind.",
-		}, []string{"kind"}),
-		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "seipbot_alerts_dropped_total", Help: "Alerts accepted but not announced, by reason; \"policy\" counts each room the access policy kept a message from.",
-		}, []string{"reason"}),
+		notified: metrics.NewCounterVec("seipbot_alerts_notified_total", "Alert messages handed to the outbox, by kind.", "kind"),
+		dropped: metrics.NewCounterVec("seipbot_alerts_dropped_total",
+			"Alerts accepted but not announced, by reason; \"policy\" counts each room the access policy kept a message from.", "reason"),
 	}
 	if opts.Registerer != nil {
-		open := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "seipbot_alerts_open", Help: "Alerts firing and not resolved.",
-		}, func() float64 {
+		open := metrics.NewGaugeFunc("seipbot_alerts_open", "Alerts firing and not resolved.", func() float64 {
 			m.mu.Lock()
 			defer m.mu.Unlock()
 			return float64(len(m.open))
 		})
-		for _, c := range []prometheus.Collector{m.notified, m.dropped, open} {
+		for _, c := range []metrics.Collector{m.notified, m.dropped, open} {
 			if err := opts.Registerer.Register(c); err != nil {
 				return nil, fmt.Errorf("alert: metrics: %w", err)
 			}

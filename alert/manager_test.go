@@ -12,11 +12,11 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/seipbot/seipbot/alert"
 	"github.com/seipbot/seipbot/bot"
 	"github.com/seipbot/seipbot/bottest"
+	"github.com/seipbot/seipbot/metrics"
+	"github.com/seipbot/seipbot/metrics/metricstest"
 	"github.com/seipbot/seipbot/schedule"
 	"github.com/seipbot/seipbot/store/memory"
 	"github.com/seipbot/seipbot/store/storetest"
@@ -399,7 +399,7 @@ func TestPolicyKeepsAlertsFromRooms(t *testing.T) {
 			return room == "#soc" || room == "#dev-sec" && topic == "alerts.github"
 		}
 		var logged strings.Builder
-		reg := prometheus.NewRegistry()
+		reg := metrics.NewRegistry()
 		rules := []alert.Rule{
 			{Sources: []string{"falco"}, Rooms: []alert.Destination{{Room: "#soc"}, {Room: "#dev-sec"}}},
 			{Sources: []string{"generic"}, Rooms: []alert.Destination{{Room: "#dev-sec"}}},
@@ -425,23 +425,8 @@ func TestPolicyKeepsAlertsFromRooms(t *testing.T) {
 }
 
 // dropped reads seipbot_alerts_dropped_total for reason from reg.
-func dropped(t *testing.T, reg *prometheus.Registry, reason string) float64 {
+func dropped(t *testing.T, reg *metrics.Registry, reason string) float64 {
 	t.Helper()
-	families, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range families {
-		if f.GetName() != "seipbot_alerts_dropped_total" {
-			continue
-		}
-		for _, metric := range f.GetMetric() {
-			for _, l := range metric.GetLabel() {
-				if l.GetName() == "reason" && l.GetValue() == reason {
-					return metric.GetCounter().GetValue()
-				}
-			}
-		}
-	}
-	return 0
+	v, _ := metricstest.Value(t, reg, "seipbot_alerts_dropped_total", map[string]string{"reason": reason})
+	return v
 }

@@ -21,6 +21,8 @@ import (
 	"github.com/seipbot/seipbot/alert"
 	"github.com/seipbot/seipbot/bot"
 	"github.com/seipbot/seipbot/ingest"
+	"github.com/seipbot/seipbot/metrics"
+	"github.com/seipbot/seipbot/metrics/metricstest"
 	"github.com/seipbot/seipbot/store/memory"
 )
 
@@ -69,11 +71,22 @@ func (r *recorder) texts() []string {
 // newServer returns a server with src behind a real alert manager that
 // routes everything to #sec and records what it would say.
 func newServer(t *testing.T, src ingest.Source) (http.Handler, *recorder) {
+	return newServerWith(t, src, nil)
+}
+
+// newServerWith is newServer with both the server and the alert manager
+// exporting their metrics on reg, served on /metrics, unless reg is nil.
+func newServerWith(t *testing.T, src ingest.Source, reg *metrics.Registry) (http.Handler, *recorder) {
 	t.Helper()
 	rec := &recorder{}
+	opts := ingest.Options{Sources: []ingest.Source{src}, MaxBody: 256 << 10, Now: clock}
+	var registerer metrics.Registerer
+	if reg != nil {
+		registerer, opts.Registerer, opts.Metrics = reg, reg, reg
+	}
 	m, err := alert.New(alert.Options{
 		Rules:       []alert.Rule{{Rooms: []alert.Destination{{Room: "#sec"}}}},
-		DedupWindow: time.Hour, Store: memory.New(), Outbox: rec, Now: clock,
+		DedupWindow: time.Hour, Store: memory.New(), Outbox: rec, Now: clock, Registerer: registerer,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -81,7 +94,8 @@ func newServer(t *testing.T, src ingest.Source) (http.Handler, *recorder) {
 	if err := m.Load(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	s, err := ingest.New(ingest.Options{Sources: []ingest.Source{src}, Sink: m, MaxBody: 256 << 10, Now: clock})
+	opts.Sink = m
+	s, err := ingest.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -353,6 +367,47 @@ func TestVerification(t *testing.T) {
 				t.Errorf("the repeat posted %d more messages", n-posted)
 			}
 		})
+	}
+}
+
+// TestMetrics sends one accepted, one forged and one oversized webhook and
+// reads what /metrics says of them, the alert manager's metrics on the
+// same registry as the server's.
+func TestMetrics(t *testing.T) {
+	reg := metrics.NewRegistry()
+	c := cases(t)["generic"]
+	body := readFixture(t, "generic_alert")
+	h, _ := newServerWith(t, c.src, reg)
+	if w := send(h, c.build(t, "alert", body, valid, "d-1")); w.Code != http.StatusAccepted {
+		t.Fatalf("valid: status %d (%s), want 202", w.Code, w.Body)
+	}
+	send(h, c.build(t, "alert", body, invalid, "d-2"))
+	send(h, c.build(t, "alert", append(bytes.Repeat([]byte(" "), 300<<10), body...), valid, "d-3"))
+	generic := func(labels ...string) map[string]string {
+		m := map[string]string{"source": "generic"}
+		for i := 0; i < len(labels); i += 2 {
+			m[labels[i]] = labels[i+1]
+		}
+		return m
+	}
+	for _, want := range []struct {
+		name   string
+		labels map[string]string
+		value  float64
+	}{
+		{"seipbot_ingest_requests_total", generic("code", "202"), 1},
+		{"seipbot_ingest_requests_total", generic("code", "401"), 1},
+		{"seipbot_ingest_requests_total", generic("code", "413"), 1},
+		{"seipbot_ingest_rejected_total", generic("reason", "invalid"), 1},
+		{"seipbot_ingest_rejected_total", generic("reason", "oversized"), 1},
+		{"seipbot_alerts_received_total", generic(), 1},
+		{"seipbot_ingest_accept_seconds", generic(), 1}, // observations
+		{"seipbot_alerts_open", nil, 1},
+		{"seipbot_alerts_notified_total", map[string]string{"kind": "new"}, 1},
+	} {
+		if got, ok := metricstest.Value(t, h, want.name, want.labels); !ok || got != want.value {
+			t.Errorf("%s%v = %v (found: %v), want %v", want.name, want.labels, got, ok, want.value)
+		}
 	}
 }
 

@@ -16,10 +16,8 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-
 	"github.com/seipbot/seipbot/alert"
+	"github.com/seipbot/seipbot/metrics"
 )
 
 // Source is one kind of webhook sender.
@@ -56,8 +54,8 @@ type Options struct {
 	// Ready reports whether the bot can take work (store reachable,
 	// adapters connected), for /readyz; nil is always ready.
 	Ready      func(ctx context.Context) error
-	Registerer prometheus.Registerer
-	Gatherer   prometheus.Gatherer // what /metrics serves; nil: no /metrics
+	Registerer metrics.Registerer // nil: the server's metrics are not exported
+	Metrics    http.Handler       // what /metrics serves; nil: no /metrics
 	Logger     *slog.Logger
 	Now        func() time.Time
 }
@@ -68,10 +66,10 @@ type Server struct {
 	log  *slog.Logger
 	mux  *http.ServeMux
 
-	requests *prometheus.CounterVec
-	rejected *prometheus.CounterVec
-	received *prometheus.CounterVec
-	latency  *prometheus.HistogramVec
+	requests *metrics.CounterVec
+	rejected *metrics.CounterVec
+	received *metrics.CounterVec
+	latency  *metrics.HistogramVec
 }
 
 // New returns a Server. It does no I/O.
@@ -93,22 +91,14 @@ func New(opts Options) (*Server, error) {
 	}
 	s := &Server{
 		opts: opts, log: opts.Logger, mux: http.NewServeMux(),
-		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "seipbot_ingest_requests_total", Help: "Webhook requests by source and status code.",
-		}, []string{"source", "code"}),
-		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "seipbot_ingest_rejected_total", Help: "Webhook requests refused, by source and reason.",
-		}, []string{"source", "reason"}),
-		received: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "seipbot_alerts_received_total", Help: "Verified alerts handed to the alert manager, by source.",
-		}, []string{"source"}),
-		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "seipbot_ingest_accept_seconds", Help: "Time from request to answer for verified webhooks.",
-			Buckets: []float64{.001, .0025, .005, .01, .02, .05, .1, .25, .5, 1, 2.5},
-		}, []string{"source"}),
+		requests: metrics.NewCounterVec("seipbot_ingest_requests_total", "Webhook requests by source and status code.", "source", "code"),
+		rejected: metrics.NewCounterVec("seipbot_ingest_rejected_total", "Webhook requests refused, by source and reason.", "source", "reason"),
+		received: metrics.NewCounterVec("seipbot_alerts_received_total", "Verified alerts handed to the alert manager, by source.", "source"),
+		latency: metrics.NewHistogramVec("seipbot_ingest_accept_seconds", "Time from request to answer for verified webhooks.",
+			[]float64{.001, .0025, .005, .01, .02, .05, .1, .25, .5, 1, 2.5}, "source"),
 	}
 	if opts.Registerer != nil {
-		for _, c := range []prometheus.Collector{s.requests, s.rejected, s.received, s.latency} {
+		for _, c := range []metrics.Collector{s.requests, s.rejected, s.received, s.latency} {
 			if err := opts.Registerer.Register(c); err != nil {
 				return nil, fmt.Errorf("ingest: metrics: %w", err)
 			}
@@ -116,8 +106,8 @@ func New(opts Options) (*Server, error) {
 	}
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
 	s.mux.HandleFunc("GET /readyz", s.ready)
-	if opts.Gatherer != nil {
-		s.mux.Handle("GET /metrics", promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{}))
+	if opts.Metrics != nil {
+		s.mux.Handle("GET /metrics", opts.Metrics)
 	}
 	seenNames := map[string]bool{}
 	for _, src := range opts.Sources {

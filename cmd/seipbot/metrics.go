@@ -5,20 +5,18 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-
 	"github.com/seipbot/seipbot/bot"
+	"github.com/seipbot/seipbot/metrics"
 )
 
 // promMetrics exports the engine's bot.Metrics to Prometheus, on the
 // registry /metrics serves.
 type promMetrics struct {
-	reg       *prometheus.Registry
-	received  *prometheus.CounterVec
-	sent      *prometheus.CounterVec
-	commands  *prometheus.HistogramVec
-	connected *prometheus.GaugeVec
+	reg       *metrics.Registry
+	received  *metrics.CounterVec
+	sent      *metrics.CounterVec
+	commands  *metrics.HistogramVec
+	connected *metrics.GaugeVec
 
 	mu   sync.Mutex
 	down map[string]bool // adapters whose deliveries are being retried
@@ -30,29 +28,21 @@ var _ bot.Metrics = (*promMetrics)(nil)
 // the engine's metrics on it; the alert manager and the webhook server add
 // theirs.
 func newRegistry(out *bot.Outbox) *promMetrics {
-	reg := prometheus.NewRegistry()
+	reg := metrics.NewRegistry()
 	m := &promMetrics{
-		reg:  reg,
-		down: map[string]bool{},
-		received: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "seipbot_messages_received_total", Help: "Messages the adapters delivered to the bot.",
-		}, []string{"adapter"}),
-		sent: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "seipbot_messages_sent_total", Help: "Delivery attempts of the outbox, by result (ok, retry, failed).",
-		}, []string{"adapter", "result"}),
-		commands: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "seipbot_command_seconds", Help: "How long commands ran, by command and result.",
-			Buckets: prometheus.ExponentialBuckets(0.0005, 4, 10),
-		}, []string{"command", "result"}),
-		connected: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "seipbot_adapter_connected",
-			Help: "1 when the adapter's last delivery went through, 0 while deliveries are being retried.",
-		}, []string{"adapter"}),
+		reg:      reg,
+		down:     map[string]bool{},
+		received: metrics.NewCounterVec("seipbot_messages_received_total", "Messages the adapters delivered to the bot.", "adapter"),
+		sent:     metrics.NewCounterVec("seipbot_messages_sent_total", "Delivery attempts of the outbox, by result (ok, retry, failed).", "adapter", "result"),
+		commands: metrics.NewHistogramVec("seipbot_command_seconds", "How long commands ran, by command and result.",
+			metrics.ExponentialBuckets(0.0005, 4, 10), "command", "result"),
+		connected: metrics.NewGaugeVec("seipbot_adapter_connected",
+			"1 when the adapter's last delivery went through, 0 while deliveries are being retried.", "adapter"),
 	}
 	reg.MustRegister(
-		collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "seipbot_outbox_pending", Help: "Responses waiting for delivery."},
+		metrics.NewGoCollector(),
+		metrics.NewProcessCollector(),
+		metrics.NewGaugeFunc("seipbot_outbox_pending", "Responses waiting for delivery.",
 			func() float64 { return float64(out.Pending()) }),
 		m.received, m.sent, m.commands, m.connected,
 	)

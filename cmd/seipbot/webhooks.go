@@ -13,8 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/seipbot/seipbot/alert"
 	"github.com/seipbot/seipbot/bot"
 	"github.com/seipbot/seipbot/config"
@@ -30,20 +28,20 @@ import (
 // (nil exactly when http.listen is not set). It does no I/O beyond reading
 // the files the configuration names.
 func wireAlerts(cfg *config.Config, st store.Store, out *bot.Outbox, sched *schedule.Scheduler, mayNotify func(room, topic string) bool, metrics *promMetrics, log *slog.Logger) (*alert.Manager, *ingest.Server, error) {
-	var reg prometheus.Registerer // nil: the alert manager exports nothing
-	if metrics != nil {
-		reg = metrics.reg
-	}
 	rules, err := alertRules(cfg.Alerts.Rules)
 	if err != nil {
 		return nil, nil, err
 	}
-	m, err := alert.New(alert.Options{
+	opts := alert.Options{
 		Rules: rules, DedupWindow: time.Duration(cfg.Alerts.DedupWindow),
 		GroupWindow: time.Duration(cfg.Alerts.GroupWindow), GroupMax: cfg.Alerts.GroupMax,
 		Retention: time.Duration(cfg.Alerts.Retention), MayNotify: mayNotify,
-		Store: st, Outbox: out, Scheduler: sched, Logger: log, Registerer: reg,
-	})
+		Store: st, Outbox: out, Scheduler: sched, Logger: log,
+	}
+	if metrics != nil { // else the alert manager exports nothing
+		opts.Registerer = metrics.reg
+	}
+	m, err := alert.New(opts)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -58,7 +56,7 @@ func wireAlerts(cfg *config.Config, st store.Store, out *bot.Outbox, sched *sche
 	srv, err := ingest.New(ingest.Options{
 		Listen: h.Listen, TLSCert: h.TLSCert, TLSKey: h.TLSKey,
 		ReadTimeout: time.Duration(h.ReadTimeout), WriteTimeout: time.Duration(h.WriteTimeout), MaxBody: h.MaxBodyBytes,
-		Sources: sources, Sink: m, Registerer: metrics.reg, Gatherer: metrics.reg, Logger: log,
+		Sources: sources, Sink: m, Registerer: metrics.reg, Metrics: metrics.reg, Logger: log,
 		Ready: func(ctx context.Context) error {
 			if _, err := st.Get(ctx, "health/probe"); err != nil && !errors.Is(err, store.ErrNotFound) {
 				return fmt.Errorf("store: %w", err)
