@@ -53,8 +53,8 @@ type Outbox struct {
 	// took and has not yet delivered.
 	taken map[string]map[string]bool
 
-	// refs remembers, for each Response.Key, the message it was last
-	// delivered as, so a later Replace can edit it. It lives only in
+	// refs remembers, for each Response.Key in each conversation and
+	// thread, the message it was last delivered as, so a later Replace can edit it. It lives only in
 	// memory: an edit is a nicety, and after a restart the next Replace
 	// just posts a new message. refOrder keeps it to maxRefs keys, the
 	// least recently used dropped first.
@@ -65,10 +65,10 @@ type Outbox struct {
 // maxRefs bounds the keys the outbox remembers messages for.
 const maxRefs = 10000
 
-// sentRef is where a keyed response went: the adapter's reference to the
-// message, valid only for the same adapter and destination.
+// sentRef is the adapter's reference to the message a keyed response
+// became, under its refKey.
 type sentRef struct {
-	key, dest, ref string
+	key, ref string
 }
 
 // Backoff bounds the delay between delivery attempts.
@@ -423,7 +423,7 @@ func (o *Outbox) send(ctx context.Context, a Adapter, r Response) error {
 			// The message cannot take r (deleted, or r is too long for
 			// one message): say it anew rather than not at all.
 			o.log.Info("outbox: posting instead of editing", "adapter", r.Adapter, "key", r.Key, "err", err)
-			o.forgetRef(r.Key)
+			o.forgetRef(r)
 		}
 	}
 	p, ok := a.(Poster)
@@ -437,21 +437,25 @@ func (o *Outbox) send(ctx context.Context, a Adapter, r Response) error {
 	return err
 }
 
-// lookupRef returns the reference of the message r.Key names, if it went
-// to r's adapter and destination.
+// refKey names the message r.Key last went to in r's conversation and
+// thread. Each conversation keeps its own: the rooms' queues run side by
+// side, so a key's message in one room must not be forgotten because the
+// same key was just posted in another.
+func refKey(r Response) string {
+	return destination(r) + "\x00" + r.Thread + "\x00" + r.Key
+}
+
+// lookupRef returns the reference of the message r.Key names in r's
+// conversation, if there is one.
 func (o *Outbox) lookupRef(r Response) string {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	e, ok := o.refs[r.Key]
+	e, ok := o.refs[refKey(r)]
 	if !ok {
 		return ""
 	}
-	s := e.Value.(sentRef)
-	if s.dest != destination(r)+"\x00"+r.Thread {
-		return ""
-	}
 	o.refOrder.MoveToFront(e)
-	return s.ref
+	return e.Value.(sentRef).ref
 }
 
 // rememberRef records that r.Key now names the message ref, forgetting the
@@ -459,18 +463,18 @@ func (o *Outbox) lookupRef(r Response) string {
 // the message it named is no longer the latest.
 func (o *Outbox) rememberRef(r Response, ref string) {
 	if ref == "" {
-		o.forgetRef(r.Key)
+		o.forgetRef(r)
 		return
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	s := sentRef{key: r.Key, dest: destination(r) + "\x00" + r.Thread, ref: ref}
-	if e, ok := o.refs[r.Key]; ok {
-		e.Value = s
+	k := refKey(r)
+	if e, ok := o.refs[k]; ok {
+		e.Value = sentRef{key: k, ref: ref}
 		o.refOrder.MoveToFront(e)
 		return
 	}
-	o.refs[r.Key] = o.refOrder.PushFront(s)
+	o.refs[k] = o.refOrder.PushFront(sentRef{key: k, ref: ref})
 	for o.refOrder.Len() > maxRefs {
 		old := o.refOrder.Back()
 		o.refOrder.Remove(old)
@@ -478,12 +482,13 @@ func (o *Outbox) rememberRef(r Response, ref string) {
 	}
 }
 
-func (o *Outbox) forgetRef(key string) {
+func (o *Outbox) forgetRef(r Response) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if e, ok := o.refs[key]; ok {
+	k := refKey(r)
+	if e, ok := o.refs[k]; ok {
 		o.refOrder.Remove(e)
-		delete(o.refs, key)
+		delete(o.refs, k)
 	}
 }
 
