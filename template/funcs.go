@@ -85,11 +85,8 @@ func (s *state) evalFunction(dot reflect.Value, id *parse.IdentifierNode, cmd pa
 		}
 	case "printf":
 		s.argCount(name, n, 1, true)
-		format, ok := indirectInterface(argv[0]), true
+		format := indirectInterface(argv[0])
 		if format.Kind() != reflect.String {
-			ok = false
-		}
-		if !ok {
 			s.errorf("wrong type for value; expected string; got %s", typeString(argv[0]))
 		}
 		v = reflect.ValueOf(fmt.Sprintf(format.String(), interfaces(argv[1:])...))
@@ -120,7 +117,6 @@ func (s *state) evalFunction(dot reflect.Value, id *parse.IdentifierNode, cmd pa
 		s.errorf("%q is not a defined function", name)
 	}
 	if err != nil {
-		s.at(cmd)
 		s.errorf("error calling %s: %v", name, err)
 	}
 	return v
