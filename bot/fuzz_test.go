@@ -1,6 +1,7 @@
 package bot
 
 import (
+	"math/bits"
 	"regexp"
 	"slices"
 	"strings"
@@ -113,6 +114,13 @@ func FuzzEditDistance(f *testing.F) {
 		}
 		if got != want {
 			t.Fatalf("editDistance(%q, %q, %d) = %d, want %d", a, b, limit, got, want)
+		}
+		// suggest skips words whose masks differ by more than the limit,
+		// which is right only if that difference never exceeds the
+		// distance.
+		ma, mb := letterMask(a), letterMask(b)
+		if lb := max(bits.OnesCount64(ma&^mb), bits.OnesCount64(mb&^ma)); lb > osaDistance(a, b) {
+			t.Fatalf("letterMask bound %d exceeds the distance %d of %q and %q", lb, osaDistance(a, b), a, b)
 		}
 	})
 }

@@ -3,6 +3,7 @@ package bot
 import (
 	"errors"
 	"fmt"
+	"math/bits"
 	"slices"
 	"strings"
 	"unicode"
@@ -60,6 +61,7 @@ type Router struct {
 // word is word.
 type firstGroup struct {
 	word string
+	mask uint64 // letterMask(word)
 	cmds []int
 }
 
@@ -131,7 +133,7 @@ func (r *Router) use(plugins ...Plugin) error {
 		if !ok {
 			g = len(r.firsts)
 			group[w[0]] = g
-			r.firsts = append(r.firsts, firstGroup{word: w[0]})
+			r.firsts = append(r.firsts, firstGroup{word: w[0], mask: letterMask(w[0])})
 		}
 		r.firsts[g].cmds = append(r.firsts[g].cmds, i)
 	}
@@ -250,7 +252,14 @@ func (r *Router) resolve(toks []token) (*Command, int) {
 func (r *Router) suggest(toks []token) *Command {
 	var best *Command
 	bestDist := 1 << 30
+	first := letterMask(toks[0].text)
 	for _, g := range r.firsts {
+		// Each edit takes away at most one kind of byte and brings in at
+		// most one, so words that differ in more than two kinds are
+		// further apart than any suggestion; most chatter ends here.
+		if bits.OnesCount64(first&^g.mask) > 2 || bits.OnesCount64(g.mask&^first) > 2 {
+			continue
+		}
 		d1 := editDistance(toks[0].text, g.word, 2)
 		if d1 > 2 {
 			continue
@@ -274,6 +283,26 @@ func (r *Router) suggest(toks []token) *Command {
 		}
 	}
 	return best
+}
+
+// letterMask is the set of bytes in w, folded to lower case as
+// editDistance folds them: a bit for each letter and digit, the rest
+// sharing bits. Sharing only makes two words look closer, so the
+// difference of two masks still never exceeds their distance.
+func letterMask(w string) uint64 {
+	var m uint64
+	for i := 0; i < len(w); i++ {
+		c := foldByte(w[i])
+		switch {
+		case 'a' <= c && c <= 'z':
+			m |= 1 << (c - 'a')
+		case '0' <= c && c <= '9':
+			m |= 1 << (26 + c - '0')
+		default:
+			m |= 1 << (36 + c%28)
+		}
+	}
+	return m
 }
 
 // editDistance is the optimal-string-alignment distance between a, folded
