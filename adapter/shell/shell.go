@@ -77,48 +77,66 @@ func (a *Adapter) conversation() string {
 // Run reads lines until the input ends or ctx is cancelled.
 func (a *Adapter) Run(ctx context.Context, in bot.Inbox) error {
 	go a.flusher()
-	lines := make(chan string)
-	readErr := make(chan error, 1)
+	// The reader hands each line to the bot itself, with no goroutine in
+	// between to wake per line. It runs apart from Run only so that Run can
+	// return when ctx ends while a read is blocked; gate keeps it from
+	// handing over anything once Run has returned.
+	var gate sync.RWMutex
+	stopped := false
+	done := make(chan error, 1)
 	go func() {
-		sc := bufio.NewScanner(a.opts.In)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		for sc.Scan() {
-			select {
-			case lines <- sc.Text():
-			case <-ctx.Done():
-				return
+		done <- a.read(ctx, func(m *bot.Message) bool {
+			gate.RLock()
+			defer gate.RUnlock()
+			if stopped {
+				return false
 			}
-		}
-		readErr <- sc.Err()
+			in.Receive(ctx, m)
+			return true
+		})
 	}()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		gate.Lock()
+		stopped = true
+		gate.Unlock()
+		return nil
+	}
+}
+
+// read passes each line of the input to receive until the input ends or
+// receive refuses.
+func (a *Adapter) read(ctx context.Context, receive func(*bot.Message) bool) error {
+	sc := bufio.NewScanner(a.opts.In)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	user := bot.User{ID: a.UserID(), Name: a.opts.User}
 	room := a.conversation()
 	a.prompt()
-	for n := 1; ; n++ {
-		select {
-		case <-ctx.Done():
+	for n := 1; sc.Scan(); n++ {
+		line := sc.Text()
+		if line == "" {
+			a.prompt()
+			continue
+		}
+		m := &bot.Message{
+			ID:      strconv.Itoa(n),
+			Adapter: "shell",
+			Text:    line,
+			Room:    room,
+			User:    user,
+			Direct:  a.opts.Room == "",
+			Time:    a.opts.Now(),
+		}
+		if !receive(m) {
 			return nil
-		case err := <-readErr:
-			if err != nil {
-				return fmt.Errorf("read input: %w", err)
-			}
-			return nil
-		case line := <-lines:
-			if line == "" {
-				a.prompt()
-				continue
-			}
-			in.Receive(ctx, &bot.Message{
-				ID:      strconv.Itoa(n),
-				Adapter: "shell",
-				Text:    line,
-				Room:    room,
-				User:    user,
-				Direct:  a.opts.Room == "",
-				Time:    a.opts.Now(),
-			})
 		}
 	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("read input: %w", err)
+	}
+	return nil
 }
 
 func (a *Adapter) prompt() {

@@ -3,8 +3,12 @@ package shell
 import (
 	"bytes"
 	"context"
+	"io"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/seipbot/seipbot/bot"
 )
@@ -61,5 +65,59 @@ func TestInteractivePromptsAfterEachAnswer(t *testing.T) {
 	}
 	if out.String() != "pong\n> " {
 		t.Errorf("wrote %q", out.String())
+	}
+}
+
+// lockedInbox records what it receives from any goroutine.
+type lockedInbox struct {
+	mu  sync.Mutex
+	got []string
+}
+
+func (i *lockedInbox) Receive(_ context.Context, m *bot.Message) {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	i.got = append(i.got, m.Text)
+}
+
+func (i *lockedInbox) texts() []string {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	return slices.Clone(i.got)
+}
+
+func TestCancelStopsReceiving(t *testing.T) {
+	r, w := io.Pipe()
+	defer w.Close()
+	a := New(Options{In: r, Out: &bytes.Buffer{}, User: "alice"})
+	var in lockedInbox
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx, &in) }()
+	if _, err := io.WriteString(w, "one\n"); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); len(in.texts()) == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the first line was never received")
+		}
+	}
+	// The reader is now blocked reading; cancelling must end Run anyway.
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return when its context ended during a read")
+	}
+	// A line read after Run returned is not handed to the bot.
+	if _, err := io.WriteString(w, "two\n"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond)
+	if got := in.texts(); !slices.Equal(got, []string{"one"}) {
+		t.Fatalf("received %q, want only the line before the cancel", got)
 	}
 }
