@@ -24,7 +24,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -232,20 +231,10 @@ func decode(key, raw []byte, now time.Time) (value []byte, expires uint64, live 
 // encode frames value with its expiry in a new slice, which bbolt may keep
 // until the transaction commits.
 func encode(value []byte, expires uint64) []byte {
-	return appendRecord(make([]byte, 0, headerLen+len(value)), value, expires)
+	raw := make([]byte, headerLen, headerLen+len(value))
+	binary.BigEndian.PutUint64(raw, expires)
+	return append(raw, value...)
 }
-
-// appendRecord appends value, framed as encode frames it, to dst.
-func appendRecord(dst, value []byte, expires uint64) []byte {
-	dst = binary.BigEndian.AppendUint64(dst, expires)
-	return append(dst, value...)
-}
-
-// batchBuffers hold a batch's framed values while it is written.
-var batchBuffers = sync.Pool{New: func() any { return new([]byte) }}
-
-// maxPooled keeps a rare huge batch from pinning its buffer in the pool.
-const maxPooled = 1 << 20
 
 // clone copies a value out of bbolt's memory map, which is read-only and
 // valid only inside the transaction. It keeps an empty value non-nil, since
@@ -320,21 +309,6 @@ func (s *Store) PutBatch(ctx context.Context, entries []store.Entry) error {
 		bucket, key, raw []byte
 	}
 	records := make([]record, len(entries))
-	// The framed values share one buffer, reused from batch to batch:
-	// write returns only once the transaction that copied them into the
-	// file's pages has ended.
-	n := 0
-	for _, e := range entries {
-		n += headerLen + len(e.Value)
-	}
-	bufp := batchBuffers.Get().(*[]byte)
-	buf := slices.Grow((*bufp)[:0], n)
-	defer func() {
-		if cap(buf) <= maxPooled {
-			*bufp = buf
-			batchBuffers.Put(bufp)
-		}
-	}()
 	now := s.now()
 	for i, e := range entries {
 		name, err := bucketOf(e.Key)
@@ -345,9 +319,7 @@ func (s *Store) PutBatch(ctx context.Context, entries []store.Entry) error {
 		if e.TTL > 0 {
 			expires = uint64(now.Add(e.TTL).UnixNano())
 		}
-		start := len(buf)
-		buf = appendRecord(buf, e.Value, expires)
-		records[i] = record{name, []byte(e.Key), buf[start:len(buf):len(buf)]}
+		records[i] = record{name, []byte(e.Key), encode(e.Value, expires)}
 	}
 	// As in Put, a rerun of this function sets the same records again;
 	// should one fail, commit runs the transaction again without any.

@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"strings"
 )
 
@@ -148,24 +147,11 @@ const (
 // must be given the same ad, so a value moved to another record or topic
 // fails to open.
 func (kr *Keyring) Seal(plaintext, ad []byte) []byte {
-	return kr.AppendSeal(make([]byte, 0, kr.SealedLen(len(plaintext))), plaintext, ad)
-}
-
-// AppendSeal appends what Seal makes of plaintext to dst, so that a caller
-// sealing many values can reuse one buffer.
-func (kr *Keyring) AppendSeal(dst, plaintext, ad []byte) []byte {
 	k := kr.current()
-	start := len(dst)
-	dst = slices.Grow(dst, kr.SealedLen(len(plaintext)))
-	dst = append(dst, version)
-	dst = append(dst, k.id[:]...)
-	return k.aead.Seal(dst, nil, plaintext, associated(dst[start:], ad))
-}
-
-// SealedLen is the length of the sealed form of n bytes.
-func (kr *Keyring) SealedLen(n int) int {
-	k := kr.current()
-	return headerLen + k.aead.NonceSize() + n + k.aead.Overhead()
+	out := make([]byte, headerLen, headerLen+k.aead.NonceSize()+len(plaintext)+k.aead.Overhead())
+	out[0] = version
+	copy(out[1:], k.id[:])
+	return k.aead.Seal(out, nil, plaintext, associated(out, ad))
 }
 
 // Open decrypts what Seal made with any key of the keyring and the same ad.

@@ -18,8 +18,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
-	"sync"
 	"time"
 
 	"github.com/seipbot/seipbot/store"
@@ -78,35 +76,12 @@ func (s *Store) Put(ctx context.Context, key string, value []byte, ttl time.Dura
 // handing them on together; an inner store that cannot batch gets them one
 // Put at a time (see store.PutAll).
 func (s *Store) PutBatch(ctx context.Context, entries []store.Entry) error {
-	// The sealed values share one buffer, reused from batch to batch: the
-	// inner store keeps no value once PutAll returns (see store.Store),
-	// and a busy audit log writes a batch many times a second.
-	n := 0
-	for _, e := range entries {
-		n += s.kr.SealedLen(len(e.Value))
-	}
-	bufp := batchBuffers.Get().(*[]byte)
-	buf := slices.Grow((*bufp)[:0], n)
 	sealed := make([]store.Entry, len(entries))
 	for i, e := range entries {
-		start := len(buf)
-		buf = s.kr.AppendSeal(buf, e.Value, []byte(e.Key))
-		sealed[i] = store.Entry{Key: e.Key, Value: buf[start:len(buf):len(buf)], TTL: e.TTL}
+		sealed[i] = store.Entry{Key: e.Key, Value: s.seal(e.Key, e.Value), TTL: e.TTL}
 	}
-	err := store.PutAll(ctx, s.inner, sealed)
-	if cap(buf) <= maxPooled {
-		*bufp = buf
-		batchBuffers.Put(bufp)
-	}
-	return err
+	return store.PutAll(ctx, s.inner, sealed)
 }
-
-// batchBuffers hold the sealed values of a batch while the inner store
-// writes them.
-var batchBuffers = sync.Pool{New: func() any { return new([]byte) }}
-
-// maxPooled keeps a rare huge batch from pinning its buffer in the pool.
-const maxPooled = 1 << 20
 
 // Delete implements store.Store.
 func (s *Store) Delete(ctx context.Context, key string) error {
