@@ -22,6 +22,9 @@ func FuzzTokenize(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, line string) {
+		if got, want := hasQuoting(line), strings.ContainsAny(line, "\"'\\\u201c\u201d\u2018\u2019"); got != want {
+			t.Fatalf("hasQuoting(%q) = %v, strings.ContainsAny says %v", line, got, want)
+		}
 		toks, err := tokenize(line)
 		if err != nil {
 			if !strings.ContainsAny(line, "\"'\u201c\u201d\u2018\u2019") {
