@@ -316,20 +316,30 @@ func (s *state) evalCommand(dot reflect.Value, cmd *parse.CommandNode, final ref
 	}
 	s.at(first)
 	s.notAFunction(cmd.Args, final)
-	switch n := first.(type) {
-	case *parse.BoolNode:
-		return reflect.ValueOf(n.True)
+	if v, ok := s.constant(first); ok {
+		return v
+	}
+	switch first.(type) {
 	case *parse.DotNode:
 		return dot
 	case *parse.NilNode:
 		s.errorf("nil is not a command")
-	case *parse.NumberNode:
-		return s.idealConstant(n)
-	case *parse.StringNode:
-		return reflect.ValueOf(n.Text)
 	}
 	s.errorf("can't evaluate command %q", first)
 	return reflect.Value{}
+}
+
+// constant evaluates a literal boolean, number or string.
+func (s *state) constant(n parse.Node) (reflect.Value, bool) {
+	switch n := n.(type) {
+	case *parse.BoolNode:
+		return reflect.ValueOf(n.True), true
+	case *parse.NumberNode:
+		return s.idealConstant(n), true
+	case *parse.StringNode:
+		return reflect.ValueOf(n.Text), true
+	}
+	return reflect.Value{}, false
 }
 
 func (s *state) notAFunction(args []parse.Node, final reflect.Value) {
@@ -492,12 +502,9 @@ func (s *state) evalArg(dot reflect.Value, n parse.Node) reflect.Value {
 		return s.evalFunction(dot, arg, arg, nil, noFinal)
 	case *parse.ChainNode:
 		return s.evalChainNode(dot, arg, nil, noFinal)
-	case *parse.BoolNode:
-		return reflect.ValueOf(arg.True)
-	case *parse.NumberNode:
-		return s.idealConstant(arg)
-	case *parse.StringNode:
-		return reflect.ValueOf(arg.Text)
+	}
+	if v, ok := s.constant(n); ok {
+		return v
 	}
 	s.errorf("can't handle %s as an argument", n)
 	return reflect.Value{}
