@@ -272,28 +272,25 @@ func (b *Bot) dispatch(m *Message) {
 	toks, err := tokenize(body)
 	if err != nil {
 		if !heard { // "seipbot how's it going" was small talk, not a command
-			c := b.handling(m)
-			c.m.Args = Args{{Name: argErrorName, Value: err}}
-			b.run(ctx, b.unknown, c)
+			m.Args = Args{{Name: argErrorName, Value: err}}
+			b.run(ctx, b.unknown, m)
 		}
 		return
 	}
 	cmd, used := b.router.resolve(toks)
 	if cmd == nil {
 		if !heard {
-			c := b.handling(m)
-			c.m.Args = Args{{Name: "words", Value: toks}}
-			b.run(ctx, b.unknown, c)
+			m.Args = Args{{Name: "words", Value: toks}}
+			b.run(ctx, b.unknown, m)
 		}
 		return
 	}
-	c := b.handling(m)
-	c.m.Command = cmd
-	c.m.Args, err = cmd.parseArgs(body, toks[used:])
+	m.Command = cmd
+	m.Args, err = cmd.parseArgs(body, toks[used:])
 	if err != nil {
-		c.m.Args = Args{{Name: argErrorName, Value: err}}
+		m.Args = Args{{Name: argErrorName, Value: err}}
 	}
-	b.run(ctx, cmd.chain, c)
+	b.run(ctx, cmd.chain, m)
 }
 
 // hear runs the hear patterns that match m and reports whether any did.
@@ -318,22 +315,20 @@ func (b *Bot) hear(ctx context.Context, m *Message) bool {
 			continue
 		}
 		heard = true
-		c := b.handling(m)
-		c.m.Hear, c.m.Match = h, match
-		b.run(ctx, h.chain, c)
+		// Each match's handler gets a message of its own: it may keep it,
+		// and the next match and the command path go on with m.
+		hm := *m
+		hm.Hear, hm.Match = h, match
+		b.run(ctx, h.chain, &hm)
 	}
 	return heard
 }
 
-// handling returns a copy of m for one handler to have, which it answers
-// through.
-func (b *Bot) handling(m *Message) *handling {
-	return &handling{m: *m, out: b.outbox}
-}
-
-func (b *Bot) run(ctx context.Context, h Handler, c *handling) {
+// run hands m to the handler chain h. The caller gives m up: the handler
+// may keep it.
+func (b *Bot) run(ctx context.Context, h Handler, m *Message) {
 	// The chain's outermost layer reports errors itself.
-	_ = h.Handle(ctx, c, &c.m)
+	_ = h.Handle(ctx, &handling{m: m, out: b.outbox}, m)
 }
 
 // argErrorName carries an argument error through the middleware chain, so a

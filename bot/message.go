@@ -104,17 +104,15 @@ func ReplyTo(m *Message, text string) Response {
 	return r
 }
 
-// handling is a message on its way to one handler and the Responder the
-// handler answers it through, which answers through a Sender on the
-// message's behalf. Kept in one struct, the two cost one allocation for
-// every command and hear match.
+// handling is the Responder a handler answers its message through, on
+// the message's behalf.
 type handling struct {
-	m   Message
+	m   *Message
 	out Sender
 }
 
 func (h *handling) Reply(ctx context.Context, text string) error {
-	return h.out.Send(ctx, ReplyTo(&h.m, text))
+	return h.out.Send(ctx, ReplyTo(h.m, text))
 }
 
 func (h *handling) Send(ctx context.Context, resp Response) error {

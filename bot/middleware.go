@@ -25,10 +25,12 @@ func (b *Bot) report(next Handler) Handler {
 				err = nil
 			}
 		}()
-		start := time.Now()
-		err = next.Handle(ctx, w, m)
 		if b.opts.Metrics != nil && m.Command != nil {
+			start := time.Now()
+			err = next.Handle(ctx, w, m)
 			b.opts.Metrics.Handled(m.Command.Words, time.Since(start), err)
+		} else {
+			err = next.Handle(ctx, w, m)
 		}
 		if err == nil {
 			return nil
