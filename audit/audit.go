@@ -136,10 +136,20 @@ type Log struct {
 	st   store.Store
 	opts Options
 
-	in     chan item
-	mu     sync.RWMutex // guards closed against Add sending on a closed channel
-	closed bool
-	done   chan struct{}
+	// Records wait in queue, which the writer takes whole (up to
+	// BatchSize) by swapping it with the batch it last wrote: no copy and no
+	// channel operation per record, and no buffer of Buffer records held
+	// when few are waiting.
+	mu      sync.Mutex
+	space   sync.Cond // the writer took records, or the log closed
+	queue   []Record
+	added   uint64      // records queued so far
+	written uint64      // records the writer has finished with
+	flushes []flushWait // Flush calls waiting for the writer
+	entered int         // Add calls past the closed check, not yet queued
+	closed  bool
+	wake    chan struct{} // one pending wake-up for the writer
+	done    chan struct{}
 
 	// Owned by the writer goroutine once Open has returned.
 	seq      uint64
@@ -162,10 +172,11 @@ type cut struct {
 // made each commit copy several large earlier ones again.
 const segmentBytes = 16 << 10
 
-// item is a record to write, or a flush request (done set).
-type item struct {
-	rec  Record
-	done chan struct{}
+// flushWait is a Flush waiting until the writer has written its target
+// record.
+type flushWait struct {
+	target uint64
+	done   chan struct{}
 }
 
 // New returns a Log on st. It does no I/O; Open starts it.
@@ -188,7 +199,9 @@ func New(st store.Store, opts Options) (*Log, error) {
 	if opts.Buffer <= 0 {
 		opts.Buffer = 2048
 	}
-	return &Log{st: st, opts: opts, in: make(chan item, opts.Buffer), done: make(chan struct{})}, nil
+	l := &Log{st: st, opts: opts, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	l.space.L = &l.mu
+	return l, nil
 }
 
 // Open finds where the log ends and starts the writer. It fails when the
@@ -236,25 +249,44 @@ func (l *Log) Add(r Record) {
 	if r.Time.IsZero() {
 		r.Time = l.opts.Now()
 	}
-	l.mu.RLock()
-	defer l.mu.RUnlock()
+	l.mu.Lock()
 	if l.closed {
+		l.mu.Unlock()
 		l.opts.Logger.Error("audit record after the log was closed", "kind", r.Kind, "command", r.Command, "identity", r.Identity)
 		return
 	}
-	l.in <- item{rec: r}
+	// Once past the check, r is stored even if Close comes while it waits:
+	// the writer does not stop while an Add is entered.
+	l.entered++
+	for len(l.queue) >= l.opts.Buffer {
+		l.space.Wait()
+	}
+	l.entered--
+	l.queue = append(l.queue, r)
+	l.added++
+	l.mu.Unlock()
+	l.kick()
+}
+
+// kick wakes the writer, unless a wake-up is already pending.
+func (l *Log) kick() {
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
 }
 
 // Flush returns once every record added before it is stored.
 func (l *Log) Flush(ctx context.Context) error {
-	done := make(chan struct{})
-	l.mu.RLock()
-	if l.closed {
-		l.mu.RUnlock()
+	l.mu.Lock()
+	if l.closed || l.written >= l.added {
+		l.mu.Unlock()
 		return nil
 	}
-	l.in <- item{done: done}
-	l.mu.RUnlock()
+	done := make(chan struct{})
+	l.flushes = append(l.flushes, flushWait{target: l.added, done: done})
+	l.mu.Unlock()
+	l.kick()
 	select {
 	case <-done:
 		return nil
@@ -266,11 +298,9 @@ func (l *Log) Flush(ctx context.Context) error {
 // Close stores what is queued and stops the writer.
 func (l *Log) Close() error {
 	l.mu.Lock()
-	if !l.closed {
-		l.closed = true
-		close(l.in)
-	}
+	l.closed = true
 	l.mu.Unlock()
+	l.kick()
 	<-l.done
 	return nil
 }
@@ -280,35 +310,44 @@ func (l *Log) Close() error {
 func (l *Log) write() {
 	defer close(l.done)
 	var batch []Record
-	var waiting []chan struct{}
-	for it := range l.in {
-		batch, waiting = collect(it, batch[:0], waiting[:0])
-	more:
-		for len(batch) < l.opts.BatchSize {
-			select {
-			case it, ok := <-l.in:
-				if !ok {
-					break more
+	for range l.wake {
+		for {
+			l.mu.Lock()
+			n := min(len(l.queue), l.opts.BatchSize)
+			if n == 0 {
+				stop := l.closed && l.entered == 0
+				l.mu.Unlock()
+				if stop {
+					return
 				}
-				batch, waiting = collect(it, batch, waiting)
-			default:
-				break more
+				break
 			}
-		}
-		if len(batch) > 0 {
-			l.commit(batch)
-		}
-		for _, d := range waiting {
-			close(d)
-		}
-	}
-}
+			if n == len(l.queue) {
+				batch, l.queue = l.queue, batch[:0]
+			} else {
+				batch = append(batch[:0], l.queue[:n]...)
+				l.queue = l.queue[:copy(l.queue, l.queue[n:])]
+			}
+			l.space.Broadcast()
+			l.mu.Unlock()
 
-func collect(it item, batch []Record, waiting []chan struct{}) ([]Record, []chan struct{}) {
-	if it.done != nil {
-		return batch, append(waiting, it.done)
+			l.commit(batch)
+			clear(batch) // drop the records' strings until the slice is reused
+
+			l.mu.Lock()
+			l.written += uint64(n)
+			waiting := l.flushes[:0]
+			for _, f := range l.flushes {
+				if f.target <= l.written {
+					close(f.done)
+				} else {
+					waiting = append(waiting, f)
+				}
+			}
+			l.flushes = waiting
+			l.mu.Unlock()
+		}
 	}
-	return append(batch, it.rec), waiting
 }
 
 // commit chains batch onto the log and stores it, then the checkpoints.
