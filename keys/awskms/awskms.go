@@ -26,10 +26,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/kms"
-	"github.com/aws/aws-sdk-go-v2/service/kms/types"
-
 	"github.com/seipbot/seipbot/store/sealed"
 )
 
@@ -44,13 +40,13 @@ var encryptionContext = map[string]string{"purpose": "seipbot-keyring"}
 // this package wrote, or whose sealed keyring fails to open.
 var ErrFormat = errors.New("awskms: not a valid keyring file")
 
-// KMS is the part of the KMS client the provider uses; *kms.Client has it.
+// KMS is what the provider asks of KMS; *Client does it.
 type KMS interface {
-	GenerateDataKey(ctx context.Context, in *kms.GenerateDataKeyInput, opts ...func(*kms.Options)) (*kms.GenerateDataKeyOutput, error)
-	Decrypt(ctx context.Context, in *kms.DecryptInput, opts ...func(*kms.Options)) (*kms.DecryptOutput, error)
+	GenerateDataKey(ctx context.Context, keyID string, encryptionContext map[string]string) (*DataKey, error)
+	Decrypt(ctx context.Context, keyID string, blob []byte, encryptionContext map[string]string) ([]byte, error)
 }
 
-var _ KMS = (*kms.Client)(nil)
+var _ KMS = (*Client)(nil)
 
 // Provider loads and saves the keyring file Path under the KMS key KeyID
 // (a key id, key ARN, alias name or alias ARN).
@@ -86,20 +82,20 @@ type file struct {
 // every seipbot process, which runs in containers that have none. An admin
 // with an SSO profile exports its credentials to the environment first.
 // It makes no request.
-func NewClient(region, endpoint string) (*kms.Client, error) {
+func NewClient(region, endpoint string) (*Client, error) {
 	region = cmp.Or(region, os.Getenv("AWS_REGION"), os.Getenv("AWS_DEFAULT_REGION"))
 	if region == "" {
 		return nil, errors.New("awskms: no AWS region: set the key provider's region, or AWS_REGION")
+	}
+	// The region becomes part of a host name.
+	if strings.Trim(region, "abcdefghijklmnopqrstuvwxyz0123456789-") != "" {
+		return nil, fmt.Errorf("awskms: AWS region %q is not a region name such as eu-central-1", region)
 	}
 	creds, err := credentialsFromEnv(region)
 	if err != nil {
 		return nil, err
 	}
-	opts := kms.Options{Region: region, Credentials: creds}
-	if endpoint != "" {
-		opts.BaseEndpoint = aws.String(endpoint)
-	}
-	return kms.New(opts), nil
+	return New(region, endpoint, creds), nil
 }
 
 // Load reads the keyring file, has KMS decrypt its data key and returns
@@ -166,16 +162,12 @@ func (p *Provider) read(ctx context.Context) ([]byte, error) {
 	if err := json.Unmarshal(data, &f); err != nil || f.Format != format {
 		return nil, fmt.Errorf("%w: %s", ErrFormat, p.Path)
 	}
-	out, err := p.Client.Decrypt(ctx, &kms.DecryptInput{
-		CiphertextBlob:    f.DataKey,
-		KeyId:             aws.String(p.KeyID),
-		EncryptionContext: encryptionContext,
-	})
+	dataKey, err := p.Client.Decrypt(ctx, p.KeyID, f.DataKey, encryptionContext)
 	if err != nil {
 		return nil, fmt.Errorf("awskms: decrypt the data key of %s with %s: %w", p.Path, p.KeyID, err)
 	}
-	defer clear(out.Plaintext)
-	aead, err := newAEAD(out.Plaintext)
+	defer clear(dataKey)
+	aead, err := newAEAD(dataKey)
 	if err != nil {
 		return nil, err
 	}
@@ -192,11 +184,7 @@ func (p *Provider) save(ctx context.Context, keyring string) (*sealed.Keyring, e
 	if err != nil {
 		return nil, fmt.Errorf("awskms: %w", err)
 	}
-	out, err := p.Client.GenerateDataKey(ctx, &kms.GenerateDataKeyInput{
-		KeyId:             aws.String(p.KeyID),
-		KeySpec:           types.DataKeySpecAes256,
-		EncryptionContext: encryptionContext,
-	})
+	out, err := p.Client.GenerateDataKey(ctx, p.KeyID, encryptionContext)
 	if err != nil {
 		return nil, fmt.Errorf("awskms: generate a data key with %s: %w", p.KeyID, err)
 	}
@@ -207,7 +195,7 @@ func (p *Provider) save(ctx context.Context, keyring string) (*sealed.Keyring, e
 	}
 	data, err := json.MarshalIndent(file{
 		Format:  format,
-		KeyID:   aws.ToString(out.KeyId),
+		KeyID:   out.KeyID,
 		DataKey: out.CiphertextBlob,
 		Keyring: aead.Seal(nil, nil, []byte(keyring), []byte(format)),
 	}, "", "  ")

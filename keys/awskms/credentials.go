@@ -14,9 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/credentials/ec2rolecreds"
 	"github.com/aws/aws-sdk-go-v2/credentials/endpointcreds"
-	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
-	"github.com/aws/aws-sdk-go-v2/service/sts"
 )
 
 // errNoCredentials names every way of giving the bot credentials.
@@ -36,9 +34,10 @@ var containerHosts = []net.IP{
 // names, in the order of the SDK's default chain for the places the bot
 // runs: keys in the environment, a web identity token (IRSA on EKS), the
 // container endpoint (ECS task role, EKS Pod Identity), then the EC2
-// instance profile. Only the SDK's own providers fetch and refresh the
-// credentials; the cache shares them between calls and renews them before
-// they expire. region is the region of the STS calls for a web identity.
+// instance profile. The SDK's providers fetch the credentials, but for a
+// web identity, which is one unsigned call to STS (webidentity.go); the
+// cache shares them between calls and renews them before they expire.
+// region is the region of the STS calls for a web identity.
 func credentialsFromEnv(region string) (aws.CredentialsProvider, error) {
 	env := os.Getenv
 	var p aws.CredentialsProvider
@@ -50,15 +49,7 @@ func credentialsFromEnv(region string) (aws.CredentialsProvider, error) {
 	case env("AWS_ACCESS_KEY_ID") != "" && env("AWS_SECRET_ACCESS_KEY") != "":
 		p = credentials.NewStaticCredentialsProvider(env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY"), env("AWS_SESSION_TOKEN"))
 	case env("AWS_WEB_IDENTITY_TOKEN_FILE") != "" && env("AWS_ROLE_ARN") != "":
-		opts := sts.Options{Region: region}
-		// The regional STS endpoint is the default; a VPC endpoint for
-		// STS is named the way the SDK names it.
-		if e := env("AWS_ENDPOINT_URL_STS"); e != "" {
-			opts.BaseEndpoint = aws.String(e)
-		}
-		p = stscreds.NewWebIdentityRoleProvider(sts.New(opts), env("AWS_ROLE_ARN"),
-			stscreds.IdentityTokenFile(env("AWS_WEB_IDENTITY_TOKEN_FILE")),
-			func(o *stscreds.WebIdentityRoleOptions) { o.RoleSessionName = env("AWS_ROLE_SESSION_NAME") })
+		p = newWebIdentity(region, env("AWS_ENDPOINT_URL_STS"), env("AWS_ROLE_ARN"), env("AWS_ROLE_SESSION_NAME"), env("AWS_WEB_IDENTITY_TOKEN_FILE"))
 	case env("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI") != "":
 		p = containerProvider("http://169.254.170.2" + env("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"))
 		window = 5 * time.Minute

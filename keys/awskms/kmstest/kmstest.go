@@ -1,8 +1,8 @@
 // Package kmstest runs a fake AWS KMS for tests of code that keeps its
 // keyring with package awskms. No real KMS can run in a test, so the fake
-// is written from the documented protocol and driven by the real AWS SDK
-// client: a test exercises the same requests, signatures and errors the
-// bot sends and gets in production.
+// is written from the documented protocol. Its own test drives it with the
+// AWS SDK's KMS client as well as seipbot's, so the requests, signatures
+// and errors it takes and gives are those of the SDK's view of KMS.
 package kmstest
 
 import (
@@ -17,9 +17,9 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/kms"
+
+	"github.com/seipbot/seipbot/keys/awskms"
 )
 
 // The one key the fake holds, reachable by its ARN or its alias. Any other
@@ -71,12 +71,8 @@ func randomBytes(n int) []byte {
 
 // Client returns a KMS client for the server with static test credentials,
 // for tests that build the client themselves.
-func (s *Server) Client() *kms.Client {
-	return kms.New(kms.Options{
-		Region:       s.region,
-		BaseEndpoint: aws.String(s.URL),
-		Credentials:  credentials.NewStaticCredentialsProvider("AKIDTEST", "test-secret", ""),
-	})
+func (s *Server) Client() *awskms.Client {
+	return awskms.New(s.region, s.URL, credentials.NewStaticCredentialsProvider("AKIDTEST", "test-secret", ""))
 }
 
 // credentialsEnv lists the variables awskms.NewClient takes credentials
