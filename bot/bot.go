@@ -310,6 +310,9 @@ func (b *Bot) hear(ctx context.Context, m *Message) bool {
 			}
 			text = m.Body
 		}
+		if !ix.tryable(i, text) {
+			continue
+		}
 		match := h.re.FindStringSubmatch(text)
 		if match == nil {
 			continue

@@ -172,6 +172,12 @@ func FuzzHearPrefilter(f *testing.F) {
 	f.Add(`deploy(ed)?\s+to\s+prod`, "deployed  to prod")
 	f.Add(`(?i)kubectl`, "KUBECTL get pods")
 	f.Add(`x{2,}yz`, "xxxyz")
+	f.Add(`(?i)^(hi|hello|good (morning|day))( there)?[\s!.,]*$`, "Good morning!")
+	f.Add(`(?i)^(thanks|thx|ty)?\s*!`, " !")
+	f.Add(`^(?:[a-c]|\x{212A})+$`, "\u212a")
+	f.Add(`(?i)^k+`, "\u212a")
+	f.Add(`^\x{FFFD}`, "\xff")
+	f.Add(`(?m)^deploy`, "x\ndeploy")
 	f.Fuzz(func(t *testing.T, pattern, line string) {
 		re, err := regexp.Compile(pattern)
 		if err != nil || !re.MatchString(line) {
@@ -181,6 +187,9 @@ func FuzzHearPrefilter(f *testing.F) {
 		ix := buildHearIndex([]*Hear{h})
 		if !slices.Contains(ix.candidates(nil, line), 0) {
 			t.Fatalf("pattern %q matches %q, but its prefilter literal %q kept it from being tried", pattern, line, requiredLiteral(pattern))
+		}
+		if !ix.tryable(0, line) {
+			t.Fatalf("pattern %q matches %q, but its first byte %q is not among those it begins with", pattern, line, line[:1])
 		}
 	})
 }

@@ -39,6 +39,11 @@ type Hear struct {
 type hearIndex struct {
 	hears  []*Hear
 	always []int32 // patterns without a literal
+	// lead holds, for each pattern anchored at the start of the text
+	// (such as small talk's ^(hi|hello|…)$), the bytes its matches can
+	// begin with; nil for the others. Such a pattern rarely has a literal
+	// the automaton could find, but a line's first byte rules it out.
+	lead []*byteSet
 
 	class   [256]uint8 // byte → input class, ASCII case folded
 	nclass  int
@@ -47,10 +52,11 @@ type hearIndex struct {
 }
 
 func buildHearIndex(hears []*Hear) *hearIndex {
-	ix := &hearIndex{hears: hears}
+	ix := &hearIndex{hears: hears, lead: make([]*byteSet, len(hears))}
 	var lits []string
 	var litPattern []int32
 	for i, h := range hears {
+		ix.lead[i] = leadBytes(h.Pattern)
 		lit := requiredLiteral(h.Pattern)
 		if len(lit) < 2 {
 			ix.always = append(ix.always, int32(i))
@@ -152,6 +158,133 @@ func (ix *hearIndex) candidates(dst []int32, text string) []int32 {
 	}
 	slices.Sort(dst)
 	return dst
+}
+
+// tryable reports whether pattern i, a candidate for a line, can match
+// text, the part of the line it is run on: false only when text does not
+// begin with a byte the pattern's matches begin with.
+func (ix *hearIndex) tryable(i int32, text string) bool {
+	lead := ix.lead[i]
+	return lead == nil || (len(text) > 0 && lead.has(text[0]))
+}
+
+// byteSet is a set of bytes.
+type byteSet [4]uint64
+
+func (s *byteSet) add(b byte)      { s[b>>6] |= 1 << (b & 63) }
+func (s *byteSet) has(b byte) bool { return s[b>>6]&(1<<(b&63)) != 0 }
+func (s *byteSet) addRange(lo, hi int) {
+	for b := lo; b <= hi; b++ {
+		s.add(byte(b))
+	}
+}
+
+// leadBytes returns the bytes every match of pattern begins with, when the
+// pattern is anchored at the start of the text and cannot match the empty
+// string; otherwise nil.
+func leadBytes(pattern string) *byteSet {
+	re, err := syntax.Parse(pattern, syntax.Perl)
+	if err != nil {
+		return nil
+	}
+	re = re.Simplify()
+	if !anchoredAtStart(re) {
+		return nil
+	}
+	var set byteSet
+	if nullable, ok := addFirst(&set, re); !ok || nullable {
+		return nil
+	}
+	return &set
+}
+
+// anchoredAtStart reports whether re matches only at the start of the
+// text: it begins with \A, or with ^ outside multi-line mode.
+func anchoredAtStart(re *syntax.Regexp) bool {
+	switch re.Op {
+	case syntax.OpBeginText:
+		return true
+	case syntax.OpCapture:
+		return anchoredAtStart(re.Sub[0])
+	case syntax.OpConcat:
+		return len(re.Sub) > 0 && anchoredAtStart(re.Sub[0])
+	}
+	return false
+}
+
+// addFirst adds to set the first bytes of re's non-empty matches, and
+// reports whether re can match the empty string and whether the bytes
+// could be bounded at all (not for ., which matches any byte). A rune
+// beyond ASCII, or one that folds to one, adds every byte from 0x80: the
+// engine also reads an invalid byte there as U+FFFD.
+func addFirst(set *byteSet, re *syntax.Regexp) (nullable, ok bool) {
+	switch re.Op {
+	case syntax.OpNoMatch:
+		return false, true
+	case syntax.OpEmptyMatch, syntax.OpBeginLine, syntax.OpEndLine, syntax.OpBeginText,
+		syntax.OpEndText, syntax.OpWordBoundary, syntax.OpNoWordBoundary:
+		return true, true
+	case syntax.OpLiteral:
+		if len(re.Rune) == 0 {
+			return true, true
+		}
+		r := re.Rune[0]
+		addRune(set, r)
+		if re.Flags&syntax.FoldCase != 0 {
+			for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+				addRune(set, f)
+			}
+		}
+		return false, true
+	case syntax.OpCharClass:
+		for i := 0; i+1 < len(re.Rune); i += 2 {
+			lo, hi := re.Rune[i], re.Rune[i+1]
+			if lo < utf8.RuneSelf {
+				set.addRange(int(lo), int(min(hi, utf8.RuneSelf-1)))
+			}
+			if hi >= utf8.RuneSelf {
+				set.addRange(utf8.RuneSelf, 0xff)
+			}
+		}
+		return false, true
+	case syntax.OpCapture:
+		return addFirst(set, re.Sub[0])
+	case syntax.OpStar, syntax.OpQuest:
+		_, ok := addFirst(set, re.Sub[0])
+		return true, ok
+	case syntax.OpPlus:
+		return addFirst(set, re.Sub[0])
+	case syntax.OpRepeat:
+		nullable, ok := addFirst(set, re.Sub[0])
+		return nullable || re.Min == 0, ok
+	case syntax.OpConcat:
+		for _, sub := range re.Sub {
+			nullable, ok := addFirst(set, sub)
+			if !ok || !nullable {
+				return false, ok
+			}
+		}
+		return true, true
+	case syntax.OpAlternate:
+		nullable := false
+		for _, sub := range re.Sub {
+			n, ok := addFirst(set, sub)
+			if !ok {
+				return false, false
+			}
+			nullable = nullable || n
+		}
+		return nullable, true
+	}
+	return false, false // ., or anything not handled above
+}
+
+func addRune(set *byteSet, r rune) {
+	if r < utf8.RuneSelf {
+		set.add(byte(r))
+	} else {
+		set.addRange(utf8.RuneSelf, 0xff)
+	}
 }
 
 // requiredLiteral returns, in lower case, the longest ASCII string that

@@ -228,6 +228,7 @@ func TestHearPatterns(t *testing.T) {
 		r.Hear(bot.Hear{Name: "svc", Pattern: `https?://svc-4\.example\.com/(\S+)`, Handler: reply})
 		r.Hear(bot.Hear{Name: "digits", Pattern: `^\d{6}$`, Handler: reply})
 		r.Hear(bot.Hear{Name: "hello", Pattern: `(?i)^hello$`, Addressed: true, Handler: reply})
+		r.Hear(bot.Hear{Name: "hey", Pattern: `(?i)^(hi|hey)( all)?[!.]*$`, Addressed: true, Handler: reply})
 		return nil
 	}}
 	tests := []struct {
@@ -243,6 +244,8 @@ func TestHearPatterns(t *testing.T) {
 		{"1234567", ""},
 		{"hello", ""},
 		{"seipbot hello", "hello:"},
+		{"seipbot Hey all!", "hey:Hey, all"},
+		{"seipbot say hey", "I don't know \"say\". Say \"help\" to see what I can do."},
 		{"seipbot look at INC-9", "inc:9"},
 	}
 	for _, tt := range tests {
