@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -366,10 +367,12 @@ func (b *Bot) answerUnknown(ctx context.Context, w Responder, m *Message) error 
 	if len(toks) == 0 {
 		return w.Reply(ctx, `Yes? Say "help" to see what I can do.`)
 	}
+	// Concatenated rather than formatted: every line addressed to the bot
+	// that is not a command comes here.
 	if c := b.router.suggest(toks); c != nil {
-		return w.Reply(ctx, fmt.Sprintf("I don't know %q. Did you mean %q? Say \"help\" to see what I can do.", toks[0].text, c.Words))
+		return w.Reply(ctx, "I don't know "+strconv.Quote(toks[0].text)+". Did you mean "+strconv.Quote(c.Words)+`? Say "help" to see what I can do.`)
 	}
-	return w.Reply(ctx, fmt.Sprintf("I don't know %q. Say \"help\" to see what I can do.", toks[0].text))
+	return w.Reply(ctx, "I don't know "+strconv.Quote(toks[0].text)+`. Say "help" to see what I can do.`)
 }
 
 // lanes runs each conversation's messages in order on its own goroutine,
