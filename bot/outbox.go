@@ -278,15 +278,8 @@ func (o *Outbox) startLocked(key dest, q *outQueue) {
 func (o *Outbox) Run(ctx context.Context) error {
 	var left []*outItem
 	if o.st != nil && o.shared == nil {
-		err := o.st.Scan(ctx, outboxPrefix, func(key string, v []byte) error {
-			it := &outItem{durable: true}
-			if err := json.Unmarshal(v, it); err != nil {
-				o.log.Error("outbox: dropping an unreadable item", "key", key, "err", err)
-				return nil
-			}
-			left = append(left, it)
-			return nil
-		})
+		var err error
+		left, err = o.loadStored(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
 				// Stopped before it finished loading: what was stored stays
@@ -296,12 +289,6 @@ func (o *Outbox) Run(ctx context.Context) error {
 			return fmt.Errorf("outbox: load: %w", err)
 		}
 	}
-	slices.SortFunc(left, func(a, b *outItem) int {
-		if c := a.Queued.Compare(b.Queued); c != 0 {
-			return c
-		}
-		return int(a.Seq) - int(b.Seq)
-	})
 	o.mu.Lock()
 	o.runCtx = ctx
 	o.mu.Unlock()
@@ -315,11 +302,38 @@ func (o *Outbox) Run(ctx context.Context) error {
 	o.mu.Unlock()
 	o.loadOnce.Do(func() { close(o.loaded) })
 	if o.shared != nil {
+		var wg sync.WaitGroup
+		if o.st != nil {
+			wg.Go(func() { o.moveStored(ctx) })
+		}
 		o.take(ctx)
+		wg.Wait()
 		return nil
 	}
 	<-ctx.Done()
 	return nil
+}
+
+// loadStored returns the durable items kept in the store, oldest first.
+// An item that does not decode is logged and left where it is.
+func (o *Outbox) loadStored(ctx context.Context) ([]*outItem, error) {
+	var items []*outItem
+	err := o.st.Scan(ctx, outboxPrefix, func(key string, v []byte) error {
+		it := &outItem{durable: true}
+		if err := json.Unmarshal(v, it); err != nil {
+			o.log.Error("outbox: dropping an unreadable item", "key", key, "err", err)
+			return nil
+		}
+		items = append(items, it)
+		return nil
+	})
+	slices.SortFunc(items, func(a, b *outItem) int {
+		if c := a.Queued.Compare(b.Queued); c != 0 {
+			return c
+		}
+		return int(a.Seq) - int(b.Seq)
+	})
+	return items, err
 }
 
 func (o *Outbox) deliver(ctx context.Context, key dest, q *outQueue) {

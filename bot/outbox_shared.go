@@ -71,6 +71,36 @@ func (o *Outbox) enqueueShared(ctx context.Context, items []*outItem, records []
 	return nil
 }
 
+// moveStored moves the durable items kept in the store onto their
+// adapters' shared queues and removes them from the store. They are there
+// when the bot ran without shared queues before (a single replica, or a
+// version that kept them in the store). An item goes on its queue under
+// its own id, so it is queued once however many replicas move it at once,
+// or again after a crash between queueing and removing it. While the
+// store or a queue cannot be reached it retries with backoff.
+func (o *Outbox) moveStored(ctx context.Context) {
+	delay := o.backoff.Min
+	for {
+		items, err := o.loadStored(ctx)
+		for _, it := range items {
+			if err != nil {
+				break
+			}
+			if err = o.enqueueShared(ctx, []*outItem{it}, nil); err == nil {
+				err = o.st.Delete(ctx, outboxPrefix+it.ID)
+			}
+		}
+		if err == nil || ctx.Err() != nil {
+			return
+		}
+		o.log.Warn("outbox: moving stored responses to the shared queue failed, will retry", "retry_in", delay, "err", err)
+		if !Sleep(ctx, delay) {
+			return
+		}
+		delay = min(delay*2, o.backoff.Max)
+	}
+}
+
 // take takes items from each adapter's shared queue until ctx ends.
 func (o *Outbox) take(ctx context.Context) {
 	o.mu.Lock()

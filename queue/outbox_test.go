@@ -138,3 +138,57 @@ func TestOutboxTakesOnlyWhereTheAdapterIsPresent(t *testing.T) {
 		t.Fatalf("the replica without the connection delivered %q", got[2:])
 	}
 }
+
+// TestOutboxMovesStoredItems upgrades a bot that kept its durable
+// responses in the store to shared queues: two replicas start on the
+// store at once, and the responses left there are delivered, each once,
+// and leave the store. (Both replicas take from the queue, so the order
+// across them is not kept.)
+func TestOutboxMovesStoredItems(t *testing.T) {
+	kr, err := sealed.NewKeyring()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := redistest.Client(t)
+	prefix := redistest.Prefix(t, c)
+	st := memory.New()
+	backoff := bot.Backoff{Min: 20 * time.Millisecond, Max: 50 * time.Millisecond}
+
+	// The bot before: it stored three responses and stopped before
+	// delivering them.
+	before := bot.NewOutbox(st, nil, backoff)
+	before.AddAdapter(bottest.NewAdapter("chat"))
+	for _, text := range []string{"alert 1", "alert 2", "alert 3"} {
+		if err := before.SendDurable(t.Context(), "", bot.Response{Room: "#sec", Text: text}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	chat := bottest.NewAdapter("chat")
+	for _, name := range []string{"a", "b"} {
+		o := bot.NewOutbox(st, nil, backoff)
+		o.AddAdapter(chat)
+		o.ShareThrough(func(adapter string) bot.WorkQueue {
+			return queue.New(c, prefix, queue.Options{Name: "outbox:" + adapter, Consumer: name, MinIdle: time.Minute, Keyring: kr})
+		}, 100*time.Millisecond)
+		go o.Run(t.Context())
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(chat.Texts()) < 3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("delivered %q, want the three stored responses", chat.Texts())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond) // room for a duplicate to show
+	if got := slices.Sorted(slices.Values(chat.Texts())); !slices.Equal(got, []string{"alert 1", "alert 2", "alert 3"}) {
+		t.Fatalf("delivered %q, want each stored response once", got)
+	}
+	var left []string
+	if err := st.Scan(t.Context(), "outbox/", func(key string, _ []byte) error {
+		left = append(left, key)
+		return nil
+	}); err != nil || len(left) > 0 {
+		t.Fatalf("the store still holds %q (%v)", left, err)
+	}
+}
