@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/seipbot/seipbot/bot"
 	"github.com/seipbot/seipbot/bottest"
+	"github.com/seipbot/seipbot/store/memory"
 )
 
 // progress is a response that replaces the message named key.
@@ -137,5 +139,56 @@ func TestOutboxRetriesAFailedEdit(t *testing.T) {
 	runOutbox(t, o)
 	if got := fmt.Sprint(a.Messages()); got != "[2]" || a.Edits() != 1 {
 		t.Errorf("the messages read %s after %d edits, want [2] after one edit", got, a.Edits())
+	}
+}
+
+// TestOutboxEditsThroughTheStore runs two outboxes on one store and one
+// chat platform, as two replicas sharing Redis do: a keyed message one
+// posted is edited by the other, and by an outbox started afresh; when
+// one had to post anew (the message was deleted), the other edits the new
+// message, not the one it knew of before.
+func TestOutboxEditsThroughTheStore(t *testing.T) {
+	st := memory.New()
+	chat := bottest.NewEditingAdapter("chat")
+	ctx := t.Context()
+	replica := func() *bot.Outbox {
+		o := bot.NewOutbox(st, nil, bot.Backoff{Min: time.Millisecond})
+		o.AddAdapter(chat)
+		go o.Run(ctx)
+		return o
+	}
+	send := func(o *bot.Outbox, text string) {
+		t.Helper()
+		o.Send(ctx, progress("#a", "job-1", text))
+		if err := o.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a, b := replica(), replica()
+	send(a, "10%")
+	send(b, "50%")
+	send(replica(), "60%")
+	if got := fmt.Sprint(chat.Messages()); got != "[60%]" {
+		t.Fatalf("the messages read %s, want one message reading 60%%", got)
+	}
+	// The message is deleted: B posts anew, and A then edits B's message.
+	chat.FailEdit = func(ref string, _ bot.Response) error {
+		if ref == "1" {
+			return bot.Permanent(errors.New("message deleted"))
+		}
+		return nil
+	}
+	send(b, "70%")
+	send(a, "80%")
+	if got := fmt.Sprint(chat.Messages()); got != "[60% 80%]" {
+		t.Fatalf("the messages read %s, want the deleted one and the new one reading 80%%", got)
+	}
+	var keys []string
+	st.Scan(ctx, "outboxref/", func(key string, _ []byte) error {
+		keys = append(keys, key)
+		return nil
+	})
+	if len(keys) != 1 || strings.Contains(keys[0], "job-1") || strings.Contains(keys[0], "#a") {
+		t.Errorf("the store holds references under %q, want one key that names neither room nor key", keys)
 	}
 }

@@ -4,7 +4,9 @@ import (
 	"container/list"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base32"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -54,16 +56,26 @@ type Outbox struct {
 	taken map[string]map[string]bool
 
 	// refs remembers, for each Response.Key in each conversation and
-	// thread, the message it was last delivered as, so a later Replace can edit it. It lives only in
-	// memory: an edit is a nicety, and after a restart the next Replace
-	// just posts a new message. refOrder keeps it to maxRefs keys, the
-	// least recently used dropped first.
+	// thread, the message it was last delivered as, so a later Replace
+	// can edit it, when the outbox has no store (see refPrefix); refOrder
+	// keeps it to maxRefs keys, the least recently used dropped first.
 	refs     map[string]*list.Element
 	refOrder *list.List
 }
 
-// maxRefs bounds the keys the outbox remembers messages for.
+// maxRefs bounds the keys the outbox remembers messages for in memory.
 const maxRefs = 10000
+
+// refPrefix is where the outbox keeps, in its store, the message each
+// Response.Key last went to, for refTTL after it was last posted: a
+// replica other than the one that posted it, or the bot after a restart,
+// then edits that message rather than posting another. The store holds the
+// truth, so no replica edits a message another has since replaced. Its
+// keys are hashes of the conversation, thread and Response.Key, which stay
+// out of the store's keys, unsealed as keys are.
+const refPrefix = "outboxref/"
+
+const refTTL = 7 * 24 * time.Hour
 
 // sentRef is the adapter's reference to the message a keyed response
 // became, under its refKey.
@@ -429,7 +441,7 @@ func (o *Outbox) forget(ctx context.Context, it *outItem) {
 // whose reference is remembered when a can give one.
 func (o *Outbox) send(ctx context.Context, a Adapter, r Response) error {
 	if ed, ok := a.(Editor); ok && r.Replace && r.Key != "" {
-		if ref := o.lookupRef(r); ref != "" {
+		if ref := o.lookupRef(ctx, r); ref != "" {
 			err := ed.Edit(ctx, ref, r)
 			if err == nil || !IsPermanent(err) {
 				return err // done, or retried as an edit
@@ -437,7 +449,7 @@ func (o *Outbox) send(ctx context.Context, a Adapter, r Response) error {
 			// The message cannot take r (deleted, or r is too long for
 			// one message): say it anew rather than not at all.
 			o.log.Info("outbox: posting instead of editing", "adapter", r.Adapter, "key", r.Key, "err", err)
-			o.forgetRef(r)
+			o.forgetRef(ctx, r)
 		}
 	}
 	p, ok := a.(Poster)
@@ -446,7 +458,7 @@ func (o *Outbox) send(ctx context.Context, a Adapter, r Response) error {
 	}
 	ref, err := p.Post(ctx, r)
 	if err == nil && r.Key != "" {
-		o.rememberRef(r, ref)
+		o.rememberRef(ctx, r, ref)
 	}
 	return err
 }
@@ -459,9 +471,22 @@ func refKey(r Response) string {
 	return destination(r) + "\x00" + r.Thread + "\x00" + r.Key
 }
 
+// refStoreKey is where the reference refKey(r) names is kept in the store.
+func refStoreKey(r Response) string {
+	sum := sha256.Sum256([]byte(refKey(r)))
+	return refPrefix + hex.EncodeToString(sum[:16])
+}
+
 // lookupRef returns the reference of the message r.Key names in r's
 // conversation, if there is one.
-func (o *Outbox) lookupRef(r Response) string {
+func (o *Outbox) lookupRef(ctx context.Context, r Response) string {
+	if o.st != nil {
+		ref, err := o.st.Get(ctx, refStoreKey(r))
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			o.log.Warn("outbox: the message to edit could not be looked up; posting anew", "key", r.Key, "err", err)
+		}
+		return string(ref)
+	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	e, ok := o.refs[refKey(r)]
@@ -472,12 +497,20 @@ func (o *Outbox) lookupRef(r Response) string {
 	return e.Value.(sentRef).ref
 }
 
-// rememberRef records that r.Key now names the message ref, forgetting the
-// least recently used key beyond maxRefs. An empty ref forgets the key, as
-// the message it named is no longer the latest.
-func (o *Outbox) rememberRef(r Response, ref string) {
+// rememberRef records that r.Key now names the message ref, in memory
+// forgetting the least recently used key beyond maxRefs. An empty ref
+// forgets the key, as the message it named is no longer the latest.
+func (o *Outbox) rememberRef(ctx context.Context, r Response, ref string) {
 	if ref == "" {
-		o.forgetRef(r)
+		o.forgetRef(ctx, r)
+		return
+	}
+	if o.st != nil {
+		// The message is out; without its reference the next Replace
+		// posts anew, which the log explains.
+		if err := o.st.Put(ctx, refStoreKey(r), []byte(ref), refTTL); err != nil {
+			o.log.Warn("outbox: the posted message's reference was not kept; the next update will be posted anew", "key", r.Key, "err", err)
+		}
 		return
 	}
 	o.mu.Lock()
@@ -496,7 +529,13 @@ func (o *Outbox) rememberRef(r Response, ref string) {
 	}
 }
 
-func (o *Outbox) forgetRef(r Response) {
+func (o *Outbox) forgetRef(ctx context.Context, r Response) {
+	if o.st != nil {
+		if err := o.st.Delete(ctx, refStoreKey(r)); err != nil && !errors.Is(err, store.ErrNotFound) {
+			o.log.Warn("outbox: a replaced message's reference was not removed", "key", r.Key, "err", err)
+		}
+		return
+	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	k := refKey(r)
