@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"testing"
@@ -210,6 +211,13 @@ func TestRuntimeMetrics(t *testing.T) {
 	}
 	if v, ok := metricstest.Value(t, reg, "go_info", map[string]string{"version": runtime.Version()}); !ok || v != 1 {
 		t.Errorf("go_info{version=%q} = %v, %v", runtime.Version(), v, ok)
+	}
+	// The test runs with the GOGC it was started with, which the runtime
+	// also read: SetGCPercent returns it, and here sets it back.
+	want := debug.SetGCPercent(100)
+	debug.SetGCPercent(want)
+	if v, ok := metricstest.Value(t, reg, "go_gc_gogc_percent", nil); !ok || v != float64(want) {
+		t.Errorf("go_gc_gogc_percent = %v, %v; want %d", v, ok, want)
 	}
 	if _, err := os.Stat("/proc/self/stat"); err != nil {
 		if v, ok := metricstest.Value(t, reg, "process_resident_memory_bytes", nil); ok {

@@ -14,9 +14,8 @@ import (
 // The runtime collectors read everything when scraped and nothing before:
 // runtime.ReadMemStats and debug.ReadGCStats rather than runtime/metrics,
 // whose package initialisation alone costs more than the rest of this
-// package. They report the families, names and help texts that operators'
-// dashboards know from the Prometheus Go client, less the GOGC setting,
-// which no other API reads without changing it.
+// package. The families keep the names operators' dashboards know from
+// the Prometheus Go client; the help texts are seipbot's own.
 
 // NewGoCollector returns the Go runtime's metrics (go_goroutines,
 // go_memstats_*, go_gc_duration_seconds, ...).
@@ -34,7 +33,7 @@ func (goCollector) collect(fs []family) []family {
 	threads, _ := runtime.ThreadCreateProfile(nil)
 
 	pauses := family{name: "go_gc_duration_seconds", kind: summaryKind,
-		help: "A summary of the wall-time pause (stop-the-world) duration in garbage collection cycles."}
+		help: "Stop-the-world pauses of the garbage collector, in seconds: quantiles of the recent ones, their total and count."}
 	for i, q := range [...]string{"0", "0.25", "0.5", "0.75", "1"} {
 		pauses.samples = append(pauses.samples, sample{extra: "quantile", extraValue: q, value: gc.PauseQuantiles[i].Seconds()})
 	}
@@ -46,37 +45,56 @@ func (goCollector) collect(fs []family) []family {
 		return one("go_memstats_"+name, k, help, float64(v), true)
 	}
 	return append(fs, pauses,
-		one("go_gc_gomemlimit_bytes", gaugeKind, "Go runtime memory limit configured by the user, otherwise math.MaxInt64. This value is set by the GOMEMLIMIT environment variable, and the runtime/debug.SetMemoryLimit function. Sourced from /gc/gomemlimit:bytes.",
+		one("go_gc_gogc_percent", gaugeKind, "Heap growth, in percent of the live heap, that starts the next collection (GOGC); -1 when collection is off.",
+			float64(startGOGC), true),
+		one("go_gc_gomemlimit_bytes", gaugeKind, "Soft memory limit of the Go runtime in bytes (GOMEMLIMIT); the largest 64-bit integer when none is set.",
 			float64(debug.SetMemoryLimit(-1)), true), // a negative limit only reads it
-		one("go_goroutines", gaugeKind, "Number of goroutines that currently exist.", float64(runtime.NumGoroutine()), true),
-		family{name: "go_info", kind: gaugeKind, help: "Information about the Go environment.",
+		one("go_goroutines", gaugeKind, "Goroutines alive now.", float64(runtime.NumGoroutine()), true),
+		family{name: "go_info", kind: gaugeKind, help: "The Go version seipbot was built with, as a label; always 1.",
 			samples: []sample{{labels: []string{"version"}, values: []string{runtime.Version()}, value: 1}}},
-		mem("alloc_bytes", gaugeKind, "Number of bytes allocated in heap and currently in use. Equals to /memory/classes/heap/objects:bytes.", ms.Alloc),
-		mem("alloc_bytes_total", counterKind, "Total number of bytes allocated in heap until now, even if released already. Equals to /gc/heap/allocs:bytes.", ms.TotalAlloc),
-		mem("buck_hash_sys_bytes", gaugeKind, "Number of bytes used by the profiling bucket hash table. Equals to /memory/classes/profiling/buckets:bytes.", ms.BuckHashSys),
-		mem("frees_total", counterKind, "Total number of heap objects frees. Equals to /gc/heap/frees:objects + /gc/heap/tiny/allocs:objects.", ms.Frees),
-		mem("gc_sys_bytes", gaugeKind, "Number of bytes used for garbage collection system metadata. Equals to /memory/classes/metadata/other:bytes.", ms.GCSys),
-		mem("heap_alloc_bytes", gaugeKind, "Number of heap bytes allocated and currently in use, same as go_memstats_alloc_bytes. Equals to /memory/classes/heap/objects:bytes.", ms.HeapAlloc),
-		mem("heap_idle_bytes", gaugeKind, "Number of heap bytes waiting to be used. Equals to /memory/classes/heap/released:bytes + /memory/classes/heap/free:bytes.", ms.HeapIdle),
-		mem("heap_inuse_bytes", gaugeKind, "Number of heap bytes that are in use. Equals to /memory/classes/heap/objects:bytes + /memory/classes/heap/unused:bytes", ms.HeapInuse),
-		mem("heap_objects", gaugeKind, "Number of currently allocated objects. Equals to /gc/heap/objects:objects.", ms.HeapObjects),
-		mem("heap_released_bytes", gaugeKind, "Number of heap bytes released to OS. Equals to /memory/classes/heap/released:bytes.", ms.HeapReleased),
-		mem("heap_sys_bytes", gaugeKind, "Number of heap bytes obtained from system. Equals to /memory/classes/heap/objects:bytes + /memory/classes/heap/unused:bytes + /memory/classes/heap/released:bytes + /memory/classes/heap/free:bytes.", ms.HeapSys),
-		one("go_memstats_last_gc_time_seconds", gaugeKind, "Number of seconds since 1970 of last garbage collection.", float64(ms.LastGC)/1e9, true),
-		mem("mallocs_total", counterKind, "Total number of heap objects allocated, both live and gc-ed. Semantically a counter version for go_memstats_heap_objects gauge. Equals to /gc/heap/allocs:objects + /gc/heap/tiny/allocs:objects.", ms.Mallocs),
-		mem("mcache_inuse_bytes", gaugeKind, "Number of bytes in use by mcache structures. Equals to /memory/classes/metadata/mcache/inuse:bytes.", ms.MCacheInuse),
-		mem("mcache_sys_bytes", gaugeKind, "Number of bytes used for mcache structures obtained from system. Equals to /memory/classes/metadata/mcache/inuse:bytes + /memory/classes/metadata/mcache/free:bytes.", ms.MCacheSys),
-		mem("mspan_inuse_bytes", gaugeKind, "Number of bytes in use by mspan structures. Equals to /memory/classes/metadata/mspan/inuse:bytes.", ms.MSpanInuse),
-		mem("mspan_sys_bytes", gaugeKind, "Number of bytes used for mspan structures obtained from system. Equals to /memory/classes/metadata/mspan/inuse:bytes + /memory/classes/metadata/mspan/free:bytes.", ms.MSpanSys),
-		mem("next_gc_bytes", gaugeKind, "Number of heap bytes when next garbage collection will take place. Equals to /gc/heap/goal:bytes.", ms.NextGC),
-		mem("other_sys_bytes", gaugeKind, "Number of bytes used for other system allocations. Equals to /memory/classes/other:bytes.", ms.OtherSys),
-		mem("stack_inuse_bytes", gaugeKind, "Number of bytes obtained from system for stack allocator in non-CGO environments. Equals to /memory/classes/heap/stacks:bytes.", ms.StackInuse),
-		mem("stack_sys_bytes", gaugeKind, "Number of bytes obtained from system for stack allocator. Equals to /memory/classes/heap/stacks:bytes + /memory/classes/os-stacks:bytes.", ms.StackSys),
-		mem("sys_bytes", gaugeKind, "Number of bytes obtained from system. Equals to /memory/classes/total:byte.", ms.Sys),
-		one("go_sched_gomaxprocs_threads", gaugeKind, "The current runtime.GOMAXPROCS setting, or the number of operating system threads that can execute user-level Go code simultaneously. Sourced from /sched/gomaxprocs:threads.",
+		mem("alloc_bytes", gaugeKind, "Bytes of heap objects allocated and not yet freed.", ms.Alloc),
+		mem("alloc_bytes_total", counterKind, "Bytes of heap objects allocated since the start, freed or not.", ms.TotalAlloc),
+		mem("buck_hash_sys_bytes", gaugeKind, "Bytes of the profiler's bucket hash table.", ms.BuckHashSys),
+		mem("frees_total", counterKind, "Heap objects freed since the start.", ms.Frees),
+		mem("gc_sys_bytes", gaugeKind, "Bytes of the garbage collector's metadata.", ms.GCSys),
+		mem("heap_alloc_bytes", gaugeKind, "Bytes of heap objects allocated and not yet freed (as go_memstats_alloc_bytes).", ms.HeapAlloc),
+		mem("heap_idle_bytes", gaugeKind, "Bytes of heap spans holding no objects, returned to the system or not.", ms.HeapIdle),
+		mem("heap_inuse_bytes", gaugeKind, "Bytes of heap spans holding at least one object.", ms.HeapInuse),
+		mem("heap_objects", gaugeKind, "Heap objects allocated and not yet freed.", ms.HeapObjects),
+		mem("heap_released_bytes", gaugeKind, "Bytes of heap memory returned to the system.", ms.HeapReleased),
+		mem("heap_sys_bytes", gaugeKind, "Bytes of address space the heap has taken from the system.", ms.HeapSys),
+		one("go_memstats_last_gc_time_seconds", gaugeKind, "When the last collection ended, in seconds since the Unix epoch.", float64(ms.LastGC)/1e9, true),
+		mem("mallocs_total", counterKind, "Heap objects allocated since the start.", ms.Mallocs),
+		mem("mcache_inuse_bytes", gaugeKind, "Bytes of the per-processor allocation caches in use.", ms.MCacheInuse),
+		mem("mcache_sys_bytes", gaugeKind, "Bytes taken from the system for the per-processor allocation caches.", ms.MCacheSys),
+		mem("mspan_inuse_bytes", gaugeKind, "Bytes of span descriptors in use.", ms.MSpanInuse),
+		mem("mspan_sys_bytes", gaugeKind, "Bytes taken from the system for span descriptors.", ms.MSpanSys),
+		mem("next_gc_bytes", gaugeKind, "Heap size in bytes at which the next collection starts.", ms.NextGC),
+		mem("other_sys_bytes", gaugeKind, "Bytes of other runtime bookkeeping taken from the system.", ms.OtherSys),
+		mem("stack_inuse_bytes", gaugeKind, "Bytes of goroutine stacks in use.", ms.StackInuse),
+		mem("stack_sys_bytes", gaugeKind, "Bytes taken from the system for stacks.", ms.StackSys),
+		mem("sys_bytes", gaugeKind, "Bytes the Go runtime has taken from the system in all.", ms.Sys),
+		one("go_sched_gomaxprocs_threads", gaugeKind, "Threads that may run Go code at once (GOMAXPROCS).",
 			float64(runtime.GOMAXPROCS(0)), true),
-		one("go_threads", gaugeKind, "Number of OS threads created.", float64(threads), true),
+		one("go_threads", gaugeKind, "Operating system threads the runtime has created.", float64(threads), true),
 	)
+}
+
+// startGOGC is GOGC as the runtime read it at start. seipbot never changes
+// it while running, and debug.SetGCPercent, the one other way to read it,
+// would set it.
+var startGOGC = parseGOGC(os.Getenv("GOGC"))
+
+// parseGOGC reads a GOGC value as the runtime does: "off" is -1, a number
+// is itself, anything else 100.
+func parseGOGC(v string) int {
+	if v == "off" {
+		return -1
+	}
+	if n, err := strconv.Atoi(v); err == nil {
+		return n
+	}
+	return 100
 }
 
 // NewProcessCollector returns the process's CPU time, memory, file
@@ -118,15 +136,15 @@ func (c *processCollector) collect(fs []family) []family {
 	in, out, haveNet := readNetstat()
 	start := c.startTime(stat)
 	return append(fs,
-		one("process_cpu_seconds_total", counterKind, "Total user and system CPU time spent in seconds.", cpu, haveStat),
-		one("process_max_fds", gaugeKind, "Maximum number of open file descriptors.", maxFDs, haveMaxFDs),
-		one("process_network_receive_bytes_total", counterKind, "Number of bytes received by the process over the network.", in, haveNet),
-		one("process_network_transmit_bytes_total", counterKind, "Number of bytes sent by the process over the network.", out, haveNet),
-		one("process_open_fds", gaugeKind, "Number of open file descriptors.", openFDs, haveFDs),
-		one("process_resident_memory_bytes", gaugeKind, "Resident memory size in bytes.", rss, haveStat),
-		one("process_start_time_seconds", gaugeKind, "Start time of the process since unix epoch in seconds.", start, start > 0),
-		one("process_virtual_memory_bytes", gaugeKind, "Virtual memory size in bytes.", vsize, haveStat),
-		one("process_virtual_memory_max_bytes", gaugeKind, "Maximum amount of virtual memory available in bytes.", maxVM, haveMaxVM),
+		one("process_cpu_seconds_total", counterKind, "CPU time the process has used, user and system, in seconds.", cpu, haveStat),
+		one("process_max_fds", gaugeKind, "The most file descriptors the process may have open (its soft limit).", maxFDs, haveMaxFDs),
+		one("process_network_receive_bytes_total", counterKind, "Bytes of IP traffic received in the process's network namespace.", in, haveNet),
+		one("process_network_transmit_bytes_total", counterKind, "Bytes of IP traffic sent in the process's network namespace.", out, haveNet),
+		one("process_open_fds", gaugeKind, "File descriptors the process has open.", openFDs, haveFDs),
+		one("process_resident_memory_bytes", gaugeKind, "Bytes of the process's memory resident in RAM.", rss, haveStat),
+		one("process_start_time_seconds", gaugeKind, "When the process started, in seconds since the Unix epoch.", start, start > 0),
+		one("process_virtual_memory_bytes", gaugeKind, "Bytes of the process's address space.", vsize, haveStat),
+		one("process_virtual_memory_max_bytes", gaugeKind, "The largest address space the process may have, in bytes (its soft limit).", maxVM, haveMaxVM),
 	)
 }
 
