@@ -83,7 +83,7 @@ func timeMethod(t time.Time, name string) (methodCall, bool) {
 		}, true
 	case "Add", "Round", "Truncate":
 		return func(args []reflect.Value) (reflect.Value, error) {
-			d, err := durationArg(name, args)
+			d, err := oneArg[time.Duration](name, args)
 			if err != nil {
 				return reflect.Value{}, err
 			}
@@ -148,7 +148,7 @@ func durationMethod(d time.Duration, name string) (methodCall, bool) {
 	switch name {
 	case "Round", "Truncate":
 		return func(args []reflect.Value) (reflect.Value, error) {
-			m, err := durationArg(name, args)
+			m, err := oneArg[time.Duration](name, args)
 			if err != nil {
 				return reflect.Value{}, err
 			}
@@ -175,34 +175,38 @@ func durationMethod(d time.Duration, name string) (methodCall, bool) {
 func niladic(name string, f func() any) methodCall {
 	return func(args []reflect.Value) (reflect.Value, error) {
 		if len(args) != 0 {
-			return reflect.Value{}, fmt.Errorf("wrong number of args for %s: want 0 got %d", name, len(args))
+			return reflect.Value{}, fmt.Errorf("%s takes no arguments, and was given %d", name, len(args))
 		}
 		return reflect.ValueOf(f()), nil
 	}
+}
+
+// methodParams gives the parameter types of the methods above named
+// name, so that the executor can make a template's arguments those types
+// (a constant 60 a time.Duration, say) before the call. A name means the
+// same parameters on every receiver that has it.
+func methodParams(name string) []reflect.Type {
+	switch name {
+	case "Format":
+		return []reflect.Type{reflect.TypeFor[string]()}
+	case "Add", "Round", "Truncate":
+		return []reflect.Type{durationType}
+	case "Sub", "Before", "After", "Equal":
+		return []reflect.Type{timeType}
+	}
+	return nil
 }
 
 // oneArg takes a method's one argument, of type T.
 func oneArg[T any](name string, args []reflect.Value) (T, error) {
 	var zero T
 	if len(args) != 1 {
-		return zero, fmt.Errorf("wrong number of args for %s: want 1 got %d", name, len(args))
+		return zero, fmt.Errorf("%s takes one argument, and was given %d", name, len(args))
 	}
-	v := indirectInterface(args[0])
-	if v.IsValid() && v.CanInterface() {
+	if v := args[0]; v.IsValid() && v.CanInterface() {
 		if t, ok := v.Interface().(T); ok {
 			return t, nil
 		}
 	}
-	return zero, fmt.Errorf("wrong type for value; expected %s; got %s", reflect.TypeFor[T](), typeString(v))
-}
-
-// durationArg takes a duration, which a template may write as a number of
-// nanoseconds.
-func durationArg(name string, args []reflect.Value) (time.Duration, error) {
-	if len(args) == 1 {
-		if v := indirectInterface(args[0]); v.CanInt() {
-			return time.Duration(v.Int()), nil
-		}
-	}
-	return oneArg[time.Duration](name, args)
+	return zero, fmt.Errorf("%s takes a %s, not a %s", name, reflect.TypeFor[T](), typeString(args[0]))
 }

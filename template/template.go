@@ -24,6 +24,7 @@ import (
 type Template struct {
 	name    string
 	trees   map[string]*parse.Tree
+	progs   map[string]*program // the trees compiled, by name
 	missing missingKey
 }
 
@@ -67,6 +68,7 @@ func (t *Template) Parse(text string) (*Template, error) {
 		return nil, err
 	}
 	t.trees = trees
+	t.progs = compileSet(trees)
 	return t, nil
 }
 
@@ -104,5 +106,5 @@ func (t *Template) Execute(w io.Writer, data any) error {
 	if tree == nil || tree.Root == nil {
 		return fmt.Errorf("template: %q is an incomplete or empty template", t.name)
 	}
-	return execute(t, tree, w, data)
+	return t.progs[t.name].execute(w, data, t.missing)
 }
