@@ -16,9 +16,9 @@ var (
 
 // method finds the method name of v among those templates may call:
 // String and Error on any value that has them, and the methods of
-// time.Time and time.Duration a message layout needs. They are found by
-// type, not looked up by name through reflection (see the package
-// comment).
+// time.Time and time.Duration that give one value (or a value and an
+// error) from arguments a template can write. They are found by type, not
+// looked up by name through reflection (see the package comment).
 func method(v reflect.Value, name string) (methodCall, bool) {
 	v = indirectInterface(v)
 	if !v.IsValid() {
@@ -95,7 +95,7 @@ func timeMethod(t time.Time, name string) (methodCall, bool) {
 			}
 			return reflect.ValueOf(t.Truncate(d)), nil
 		}, true
-	case "Sub", "Before", "After", "Equal":
+	case "Sub", "Before", "After", "Equal", "Compare":
 		return func(args []reflect.Value) (reflect.Value, error) {
 			u, err := oneArg[time.Time](name, args)
 			if err != nil {
@@ -108,8 +108,49 @@ func timeMethod(t time.Time, name string) (methodCall, bool) {
 				return reflect.ValueOf(t.Before(u)), nil
 			case "After":
 				return reflect.ValueOf(t.After(u)), nil
+			case "Compare":
+				return reflect.ValueOf(t.Compare(u)), nil
 			}
 			return reflect.ValueOf(t.Equal(u)), nil
+		}, true
+	case "In":
+		return func(args []reflect.Value) (reflect.Value, error) {
+			loc, err := oneArg[*time.Location](name, args)
+			if err != nil {
+				return reflect.Value{}, err
+			}
+			return reflect.ValueOf(t.In(loc)), nil
+		}, true
+	case "AddDate":
+		return func(args []reflect.Value) (reflect.Value, error) {
+			if len(args) != 3 {
+				return reflect.Value{}, fmt.Errorf("%s takes three arguments, and was given %d", name, len(args))
+			}
+			var n [3]int
+			for i, a := range args {
+				var err error
+				if n[i], err = oneArg[int](name, []reflect.Value{a}); err != nil {
+					return reflect.Value{}, err
+				}
+			}
+			return reflect.ValueOf(t.AddDate(n[0], n[1], n[2])), nil
+		}, true
+	case "MarshalJSON", "MarshalText", "MarshalBinary", "GobEncode":
+		return func(args []reflect.Value) (reflect.Value, error) {
+			if len(args) != 0 {
+				return reflect.Value{}, fmt.Errorf("%s takes no arguments, and was given %d", name, len(args))
+			}
+			encode := t.GobEncode
+			switch name {
+			case "MarshalJSON":
+				encode = t.MarshalJSON
+			case "MarshalText":
+				encode = t.MarshalText
+			case "MarshalBinary":
+				encode = t.MarshalBinary
+			}
+			b, err := encode()
+			return reflect.ValueOf(b), err
 		}, true
 	case "UTC":
 		f = func() any { return t.UTC() }
@@ -119,6 +160,16 @@ func timeMethod(t time.Time, name string) (methodCall, bool) {
 		f = func() any { return t.Unix() }
 	case "UnixMilli":
 		f = func() any { return t.UnixMilli() }
+	case "UnixMicro":
+		f = func() any { return t.UnixMicro() }
+	case "UnixNano":
+		f = func() any { return t.UnixNano() }
+	case "IsDST":
+		f = func() any { return t.IsDST() }
+	case "Location":
+		f = func() any { return t.Location() }
+	case "GoString":
+		f = func() any { return t.GoString() }
 	case "IsZero":
 		f = func() any { return t.IsZero() }
 	case "Year":
@@ -137,6 +188,8 @@ func timeMethod(t time.Time, name string) (methodCall, bool) {
 		f = func() any { return t.Minute() }
 	case "Second":
 		f = func() any { return t.Second() }
+	case "Nanosecond":
+		f = func() any { return t.Nanosecond() }
 	default:
 		return nil, false
 	}
@@ -165,6 +218,12 @@ func durationMethod(d time.Duration, name string) (methodCall, bool) {
 		f = func() any { return d.Seconds() }
 	case "Milliseconds":
 		f = func() any { return d.Milliseconds() }
+	case "Microseconds":
+		f = func() any { return d.Microseconds() }
+	case "Nanoseconds":
+		f = func() any { return d.Nanoseconds() }
+	case "Abs":
+		f = func() any { return d.Abs() }
 	default:
 		return nil, false
 	}
@@ -191,8 +250,13 @@ func methodParams(name string) []reflect.Type {
 		return []reflect.Type{reflect.TypeFor[string]()}
 	case "Add", "Round", "Truncate":
 		return []reflect.Type{durationType}
-	case "Sub", "Before", "After", "Equal":
+	case "Sub", "Before", "After", "Equal", "Compare":
 		return []reflect.Type{timeType}
+	case "In":
+		return []reflect.Type{reflect.TypeFor[*time.Location]()}
+	case "AddDate":
+		i := reflect.TypeFor[int]()
+		return []reflect.Type{i, i, i}
 	}
 	return nil
 }

@@ -93,6 +93,9 @@ func (l *loop) each(r *run, v reflect.Value) (ran bool, err error) {
 		}
 		return l.seq(r, v)
 	case reflect.Func:
+		if v.IsNil() {
+			return false, l.at.failf("cannot range over a nil iterator")
+		}
 		switch t := v.Type(); {
 		case t.CanSeq():
 			if l.twoVars {
@@ -100,8 +103,12 @@ func (l *loop) each(r *run, v reflect.Value) (ran bool, err error) {
 			}
 			return l.seq(r, v)
 		case t.CanSeq2():
+			// With one variable, or none, an iter.Seq2 gives its keys.
 			for k, e := range v.Seq2() {
 				ran = true
+				if !l.twoVars {
+					k, e = reflect.Value{}, k
+				}
 				if more, err := l.step(r, k, e); !more {
 					return true, err
 				}
@@ -200,8 +207,10 @@ func compareKeys(a, b reflect.Value) int {
 		if a.IsNil() || b.IsNil() {
 			return cmp.Compare(btoi(!a.IsNil()), btoi(!b.IsNil()))
 		}
+		// Values of different types go in the order of their types'
+		// addresses, which is arbitrary but is fmt's.
 		if ta, tb := a.Elem().Type(), b.Elem().Type(); ta != tb {
-			return cmp.Compare(ta.String(), tb.String())
+			return cmp.Compare(reflect.ValueOf(ta).Pointer(), reflect.ValueOf(tb).Pointer())
 		}
 		return compareKeys(a.Elem(), b.Elem())
 	}

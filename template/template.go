@@ -10,8 +10,8 @@
 // its resident memory 3 MB larger. The language is the same (fields, map
 // keys, variables, pipelines, if, with, range, break, continue, define,
 // template, block and the built-in functions); the one difference is
-// method calls, which reach String and Error on any value and the common
-// methods of times and durations (see methods.go) instead of every method.
+// method calls, which reach String and Error on any value and the methods
+// of times and durations (see methods.go) instead of every method.
 package template
 
 import (
