@@ -24,18 +24,18 @@ const (
 )
 
 func basicOf(v reflect.Value) basic {
-	switch v.Kind() {
-	case reflect.Bool:
+	switch {
+	case v.Kind() == reflect.Bool:
 		return boolean
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+	case v.CanInt():
 		return signed
-	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+	case v.CanUint():
 		return unsigned
-	case reflect.Float32, reflect.Float64:
+	case v.CanFloat():
 		return float
-	case reflect.Complex64, reflect.Complex128:
+	case v.CanComplex():
 		return complexNumber
-	case reflect.String:
+	case v.Kind() == reflect.String:
 		return str
 	}
 	return notBasic
@@ -165,8 +165,8 @@ func equalOther(a, b reflect.Value) (bool, error) {
 	if a.IsValid() && b.IsValid() && a.Kind() != b.Kind() {
 		return false, fmt.Errorf("a %s and a %s cannot be compared", a.Type(), b.Type())
 	}
-	if isNil(a) || isNil(b) {
-		return isNil(a) == isNil(b), nil
+	if nilOrNothing(a) || nilOrNothing(b) {
+		return nilOrNothing(a) == nilOrNothing(b), nil
 	}
 	if !b.Type().Comparable() {
 		return false, fmt.Errorf("%ss cannot be compared", b.Type())
@@ -174,6 +174,6 @@ func equalOther(a, b reflect.Value) (bool, error) {
 	return a.Equal(b), nil
 }
 
-func isNil(v reflect.Value) bool {
+func nilOrNothing(v reflect.Value) bool {
 	return !v.IsValid() || nilable(v.Type()) && v.IsNil()
 }

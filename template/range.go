@@ -86,12 +86,6 @@ func (l *loop) each(r *run, v reflect.Value) (ran bool, err error) {
 			n++
 		}
 		return n > 0, nil
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
-		if l.twoVars {
-			return false, l.at.failf("a range over an integer has no index: it takes one variable, not two")
-		}
-		return l.seq(r, v)
 	case reflect.Func:
 		if v.IsNil() {
 			return false, l.at.failf("cannot range over a nil iterator")
@@ -115,6 +109,12 @@ func (l *loop) each(r *run, v reflect.Value) (ran bool, err error) {
 			}
 			return ran, nil
 		}
+	}
+	if isInteger(v.Kind()) {
+		if l.twoVars {
+			return false, l.at.failf("a range over an integer has no index: it takes one variable, not two")
+		}
+		return l.seq(r, v)
 	}
 	return false, l.at.failf("cannot range over %v, a value of type %s", v, v.Type())
 }
@@ -169,26 +169,22 @@ func sortedEntries(m reflect.Value) []entry {
 // (NaN first), strings bytewise, false before true, pointers and channels
 // by address, and structs, arrays and interfaces part by part.
 func compareKeys(a, b reflect.Value) int {
-	switch a.Kind() {
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+	switch basicOf(a) {
+	case signed:
 		return cmp.Compare(a.Int(), b.Int())
-	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+	case unsigned:
 		return cmp.Compare(a.Uint(), b.Uint())
-	case reflect.String:
+	case str:
 		return cmp.Compare(a.String(), b.String())
-	case reflect.Float32, reflect.Float64:
+	case float:
 		return cmp.Compare(a.Float(), b.Float())
-	case reflect.Complex64, reflect.Complex128:
+	case complexNumber:
 		x, y := a.Complex(), b.Complex()
 		return cmp.Or(cmp.Compare(real(x), real(y)), cmp.Compare(imag(x), imag(y)))
-	case reflect.Bool:
-		switch {
-		case a.Bool() == b.Bool():
-			return 0
-		case a.Bool():
-			return 1
-		}
-		return -1
+	case boolean:
+		return cmp.Compare(btoi(a.Bool()), btoi(b.Bool()))
+	}
+	switch a.Kind() {
 	case reflect.Pointer, reflect.UnsafePointer, reflect.Chan:
 		return cmp.Compare(a.Pointer(), b.Pointer())
 	case reflect.Struct:

@@ -192,11 +192,11 @@ func truth(v reflect.Value) bool {
 		return true
 	case reflect.Array, reflect.Map, reflect.Slice, reflect.String:
 		return v.Len() > 0
-	case reflect.Chan, reflect.Func, reflect.Interface, reflect.Pointer, reflect.UnsafePointer:
-		return !v.IsNil()
-	case reflect.Float32, reflect.Float64:
-		return v.Float() != 0 // -0 is false too
-	case reflect.Complex64, reflect.Complex128:
+	}
+	switch {
+	case v.CanFloat():
+		return v.Float() != 0 // -0 is false too, though not IsZero
+	case v.CanComplex():
 		return v.Complex() != 0
 	}
 	return !v.IsZero()
