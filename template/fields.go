@@ -63,7 +63,7 @@ func (a *access) from(r *run, dot, recv, piped reflect.Value) (reflect.Value, er
 		return reflect.Value{}, a.at.failf("%s of a nil %s", a.name, typ)
 	}
 	if m, ok := method(recv, a.name); ok {
-		return a.call(r, dot, piped, m)
+		return a.invoke(r, dot, piped, m)
 	}
 	hasArgs := a.args.count() > 0
 	switch recv.Kind() {
@@ -117,8 +117,8 @@ func (a *access) field(t reflect.Type) *structField {
 	return f
 }
 
-// call runs a method with the chain's arguments.
-func (a *access) call(r *run, dot, piped reflect.Value, m methodCall) (reflect.Value, error) {
+// invoke runs a method with the chain's arguments.
+func (a *access) invoke(r *run, dot, piped reflect.Value, m methodCall) (reflect.Value, error) {
 	base := len(r.args)
 	defer func() { r.args = r.args[:base] }()
 	if err := a.args.push(r, dot, piped); err != nil {
