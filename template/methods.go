@@ -16,9 +16,9 @@ var (
 
 // method finds the method name of v among those templates may call:
 // String and Error on any value that has them, and the methods of
-// time.Time and time.Duration a message layout needs. They are found by
-// type, not looked up by name through reflection (see the package
-// comment).
+// time.Time and time.Duration that give one value (or a value and an
+// error) from arguments a template can write. They are found by type, not
+// looked up by name through reflection (see the package comment).
 func method(v reflect.Value, name string) (methodCall, bool) {
 	v = indirectInterface(v)
 	if !v.IsValid() {
@@ -83,7 +83,7 @@ func timeMethod(t time.Time, name string) (methodCall, bool) {
 		}, true
 	case "Add", "Round", "Truncate":
 		return func(args []reflect.Value) (reflect.Value, error) {
-			d, err := durationArg(name, args)
+			d, err := oneArg[time.Duration](name, args)
 			if err != nil {
 				return reflect.Value{}, err
 			}
@@ -95,7 +95,7 @@ func timeMethod(t time.Time, name string) (methodCall, bool) {
 			}
 			return reflect.ValueOf(t.Truncate(d)), nil
 		}, true
-	case "Sub", "Before", "After", "Equal":
+	case "Sub", "Before", "After", "Equal", "Compare":
 		return func(args []reflect.Value) (reflect.Value, error) {
 			u, err := oneArg[time.Time](name, args)
 			if err != nil {
@@ -108,8 +108,49 @@ func timeMethod(t time.Time, name string) (methodCall, bool) {
 				return reflect.ValueOf(t.Before(u)), nil
 			case "After":
 				return reflect.ValueOf(t.After(u)), nil
+			case "Compare":
+				return reflect.ValueOf(t.Compare(u)), nil
 			}
 			return reflect.ValueOf(t.Equal(u)), nil
+		}, true
+	case "In":
+		return func(args []reflect.Value) (reflect.Value, error) {
+			loc, err := oneArg[*time.Location](name, args)
+			if err != nil {
+				return reflect.Value{}, err
+			}
+			return reflect.ValueOf(t.In(loc)), nil
+		}, true
+	case "AddDate":
+		return func(args []reflect.Value) (reflect.Value, error) {
+			if len(args) != 3 {
+				return reflect.Value{}, fmt.Errorf("%s takes three arguments, and was given %d", name, len(args))
+			}
+			var n [3]int
+			for i, a := range args {
+				var err error
+				if n[i], err = oneArg[int](name, []reflect.Value{a}); err != nil {
+					return reflect.Value{}, err
+				}
+			}
+			return reflect.ValueOf(t.AddDate(n[0], n[1], n[2])), nil
+		}, true
+	case "MarshalJSON", "MarshalText", "MarshalBinary", "GobEncode":
+		return func(args []reflect.Value) (reflect.Value, error) {
+			if len(args) != 0 {
+				return reflect.Value{}, fmt.Errorf("%s takes no arguments, and was given %d", name, len(args))
+			}
+			encode := t.GobEncode
+			switch name {
+			case "MarshalJSON":
+				encode = t.MarshalJSON
+			case "MarshalText":
+				encode = t.MarshalText
+			case "MarshalBinary":
+				encode = t.MarshalBinary
+			}
+			b, err := encode()
+			return reflect.ValueOf(b), err
 		}, true
 	case "UTC":
 		f = func() any { return t.UTC() }
@@ -119,6 +160,16 @@ func timeMethod(t time.Time, name string) (methodCall, bool) {
 		f = func() any { return t.Unix() }
 	case "UnixMilli":
 		f = func() any { return t.UnixMilli() }
+	case "UnixMicro":
+		f = func() any { return t.UnixMicro() }
+	case "UnixNano":
+		f = func() any { return t.UnixNano() }
+	case "IsDST":
+		f = func() any { return t.IsDST() }
+	case "Location":
+		f = func() any { return t.Location() }
+	case "GoString":
+		f = func() any { return t.GoString() }
 	case "IsZero":
 		f = func() any { return t.IsZero() }
 	case "Year":
@@ -137,6 +188,8 @@ func timeMethod(t time.Time, name string) (methodCall, bool) {
 		f = func() any { return t.Minute() }
 	case "Second":
 		f = func() any { return t.Second() }
+	case "Nanosecond":
+		f = func() any { return t.Nanosecond() }
 	default:
 		return nil, false
 	}
@@ -148,7 +201,7 @@ func durationMethod(d time.Duration, name string) (methodCall, bool) {
 	switch name {
 	case "Round", "Truncate":
 		return func(args []reflect.Value) (reflect.Value, error) {
-			m, err := durationArg(name, args)
+			m, err := oneArg[time.Duration](name, args)
 			if err != nil {
 				return reflect.Value{}, err
 			}
@@ -165,6 +218,12 @@ func durationMethod(d time.Duration, name string) (methodCall, bool) {
 		f = func() any { return d.Seconds() }
 	case "Milliseconds":
 		f = func() any { return d.Milliseconds() }
+	case "Microseconds":
+		f = func() any { return d.Microseconds() }
+	case "Nanoseconds":
+		f = func() any { return d.Nanoseconds() }
+	case "Abs":
+		f = func() any { return d.Abs() }
 	default:
 		return nil, false
 	}
@@ -175,34 +234,43 @@ func durationMethod(d time.Duration, name string) (methodCall, bool) {
 func niladic(name string, f func() any) methodCall {
 	return func(args []reflect.Value) (reflect.Value, error) {
 		if len(args) != 0 {
-			return reflect.Value{}, fmt.Errorf("wrong number of args for %s: want 0 got %d", name, len(args))
+			return reflect.Value{}, fmt.Errorf("%s takes no arguments, and was given %d", name, len(args))
 		}
 		return reflect.ValueOf(f()), nil
 	}
+}
+
+// methodParams gives the parameter types of the methods above named
+// name, so that the executor can make a template's arguments those types
+// (a constant 60 a time.Duration, say) before the call. A name means the
+// same parameters on every receiver that has it.
+func methodParams(name string) []reflect.Type {
+	switch name {
+	case "Format":
+		return []reflect.Type{reflect.TypeFor[string]()}
+	case "Add", "Round", "Truncate":
+		return []reflect.Type{durationType}
+	case "Sub", "Before", "After", "Equal", "Compare":
+		return []reflect.Type{timeType}
+	case "In":
+		return []reflect.Type{reflect.TypeFor[*time.Location]()}
+	case "AddDate":
+		i := reflect.TypeFor[int]()
+		return []reflect.Type{i, i, i}
+	}
+	return nil
 }
 
 // oneArg takes a method's one argument, of type T.
 func oneArg[T any](name string, args []reflect.Value) (T, error) {
 	var zero T
 	if len(args) != 1 {
-		return zero, fmt.Errorf("wrong number of args for %s: want 1 got %d", name, len(args))
+		return zero, fmt.Errorf("%s takes one argument, and was given %d", name, len(args))
 	}
-	v := indirectInterface(args[0])
-	if v.IsValid() && v.CanInterface() {
+	if v := args[0]; v.IsValid() && v.CanInterface() {
 		if t, ok := v.Interface().(T); ok {
 			return t, nil
 		}
 	}
-	return zero, fmt.Errorf("wrong type for value; expected %s; got %s", reflect.TypeFor[T](), typeString(v))
-}
-
-// durationArg takes a duration, which a template may write as a number of
-// nanoseconds.
-func durationArg(name string, args []reflect.Value) (time.Duration, error) {
-	if len(args) == 1 {
-		if v := indirectInterface(args[0]); v.CanInt() {
-			return time.Duration(v.Int()), nil
-		}
-	}
-	return oneArg[time.Duration](name, args)
+	return zero, fmt.Errorf("%s takes a %s, not a %s", name, reflect.TypeFor[T](), typeString(args[0]))
 }

@@ -10,8 +10,8 @@
 // its resident memory 3 MB larger. The language is the same (fields, map
 // keys, variables, pipelines, if, with, range, break, continue, define,
 // template, block and the built-in functions); the one difference is
-// method calls, which reach String and Error on any value and the common
-// methods of times and durations (see methods.go) instead of every method.
+// method calls, which reach String and Error on any value and the methods
+// of times and durations (see methods.go) instead of every method.
 package template
 
 import (
@@ -24,6 +24,7 @@ import (
 type Template struct {
 	name    string
 	trees   map[string]*parse.Tree
+	progs   map[string]*program // the trees compiled, by name
 	missing missingKey
 }
 
@@ -67,6 +68,7 @@ func (t *Template) Parse(text string) (*Template, error) {
 		return nil, err
 	}
 	t.trees = trees
+	t.progs = compileSet(trees)
 	return t, nil
 }
 
@@ -104,5 +106,5 @@ func (t *Template) Execute(w io.Writer, data any) error {
 	if tree == nil || tree.Root == nil {
 		return fmt.Errorf("template: %q is an incomplete or empty template", t.name)
 	}
-	return execute(t, tree, w, data)
+	return t.progs[t.name].execute(w, data, t.missing)
 }

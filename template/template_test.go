@@ -115,6 +115,9 @@ var sameAsGo = []string{
 	"{{(index .Match 0) | printf \"%s!\"}}",
 	"{{$.Title}} {{with .Ptr}}{{$.Name}}{{end}}",
 	"{{.Ptr.Name}}",
+	"{{.For.Abs}} {{.Since.Nanosecond}} {{.Since.Compare .Since}} {{.Since.Add 60}}",
+	"{{$x := 5}}{{and false ($x := 2)}}{{$x}} {{if false}}{{$x := 1}}{{else}}{{$x}}{{end}}",
+	"{{printf \"%T %T %T %T\" 1e3 'a' 0x1e 1i}} {{-0x1e}}",
 	// Failures.
 	"{{.Missing}}",
 	"{{.private}}",
