@@ -3,7 +3,8 @@
 // http plugin answers — in Go's text/template language.
 //
 // Templates are parsed by text/template/parse, so the syntax and its error
-// messages are Go's own; this package executes the parse tree. It does not
+// messages are Go's own; this package compiles each parse tree, once, into
+// closures that Execute calls. It does not
 // use text/template's executor because that one looks methods up by name
 // at run time, which makes the linker keep every exported method of every
 // type the binary might hold: the bot's binary was 15 MB larger for it, and
