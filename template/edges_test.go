@@ -67,8 +67,9 @@ func newEdgeData() any {
 	}
 }
 
-// compareEach is compare for data that executing changes, such as a
-// channel: each engine gets its own from mk.
+// compareEach runs text in both engines, each on data of its own from mk
+// (so that data executing changes, such as a channel, is fresh for each),
+// and fails when their output or failure differ.
 func compareEach(t *testing.T, text string, mk func() any, option string) {
 	t.Helper()
 	goT := gotemplate.New("t")
@@ -81,18 +82,18 @@ func compareEach(t *testing.T, text string, mk func() any, option string) {
 		t.Fatalf("%s: text/template does not parse it: %v", text, err)
 	}
 	if _, err := ours.Parse(text); err != nil {
-		t.Errorf("%s: parse: %v", text, err)
-		return
+		t.Fatalf("%s: parse: %v", text, err)
 	}
 	var want, got strings.Builder
-	wantErr := goT.Execute(&want, mk())
+	data := mk()
+	wantErr := goT.Execute(&want, data)
 	gotErr := ours.Execute(&got, mk())
 	if (wantErr == nil) != (gotErr == nil) {
-		t.Errorf("%s (%s): error %v; text/template's: %v", text, option, gotErr, wantErr)
+		t.Errorf("%s (%T, %s): error %v; text/template's: %v", text, data, option, gotErr, wantErr)
 		return
 	}
 	if wantErr == nil && got.String() != want.String() {
-		t.Errorf("%s (%s):\n got %q\nwant %q", text, option, got.String(), want.String())
+		t.Errorf("%s (%T, %s):\n got %q\nwant %q", text, data, option, got.String(), want.String())
 	}
 }
 

@@ -76,22 +76,11 @@ func slotTarget(slot int) target {
 // receives the previous command's value.
 func (c *compiler) command(cmd *parse.CommandNode, piped bool) expr {
 	args := cmd.Args[1:]
-	switch first := cmd.Args[0].(type) {
-	case *parse.FieldNode:
-		return c.chain(dotExpr, first.Ident, first, args, piped)
-	case *parse.ChainNode:
-		return c.chain(c.arg(first.Node), first.Field, first, args, piped)
-	case *parse.VariableNode:
-		v := c.variable(first.Ident[0], c.site(first))
-		if len(first.Ident) > 1 {
-			return c.chain(v.get, first.Ident[1:], first, args, piped)
-		}
-		if len(args) > 0 || piped {
-			return failing(c.site(first).failf("%s is a variable, not a function: it takes no arguments", first))
-		}
-		return v.get
-	case *parse.IdentifierNode:
-		return c.function(first.Ident, c.site(cmd), args, piped)
+	if e, ok := c.reference(cmd.Args[0], args, piped); ok {
+		return e
+	}
+	if id, ok := cmd.Args[0].(*parse.IdentifierNode); ok {
+		return c.function(id.Ident, c.site(cmd), args, piped)
 	}
 	at := c.site(cmd.Args[0])
 	if len(args) > 0 || piped {
@@ -103,6 +92,27 @@ func (c *compiler) command(cmd *parse.CommandNode, piped bool) expr {
 	return c.arg(cmd.Args[0])
 }
 
+// reference compiles a field, a chain or a variable, given args and, when
+// piped, the previous command's value; ok is false for any other node.
+func (c *compiler) reference(n parse.Node, args []parse.Node, piped bool) (e expr, ok bool) {
+	switch n := n.(type) {
+	case *parse.FieldNode:
+		return c.chain(dotExpr, n.Ident, n, args, piped), true
+	case *parse.ChainNode:
+		return c.chain(c.arg(n.Node), n.Field, n, args, piped), true
+	case *parse.VariableNode:
+		v := c.variable(n.Ident[0], c.site(n))
+		if len(n.Ident) > 1 {
+			return c.chain(v.get, n.Ident[1:], n, args, piped), true
+		}
+		if len(args) > 0 || piped {
+			return failing(c.site(n).failf("%s is a variable, not a function: it takes no arguments", n)), true
+		}
+		return v.get, true
+	}
+	return nil, false
+}
+
 // arg compiles an operand that no parameter type constrains.
 func (c *compiler) arg(n parse.Node) expr {
 	switch n := n.(type) {
@@ -110,16 +120,9 @@ func (c *compiler) arg(n parse.Node) expr {
 		return dotExpr
 	case *parse.NilNode:
 		return constant(reflect.Value{})
-	case *parse.FieldNode:
-		return c.chain(dotExpr, n.Ident, n, nil, false)
-	case *parse.ChainNode:
-		return c.chain(c.arg(n.Node), n.Field, n, nil, false)
-	case *parse.VariableNode:
-		v := c.variable(n.Ident[0], c.site(n))
-		if len(n.Ident) > 1 {
-			return c.chain(v.get, n.Ident[1:], n, nil, false)
-		}
-		return v.get
+	case *parse.FieldNode, *parse.ChainNode, *parse.VariableNode:
+		e, _ := c.reference(n, nil, false)
+		return e
 	case *parse.PipeNode:
 		return c.pipeline(n)
 	case *parse.IdentifierNode:

@@ -171,28 +171,7 @@ func TestSameAsGoOnJSON(t *testing.T) {
 // or failure differ.
 func compare(t *testing.T, text string, data any, option string) {
 	t.Helper()
-	goT := gotemplate.New("t")
-	ours := template.New("t")
-	if option != "" {
-		goT.Option(option)
-		ours.Option(option)
-	}
-	if _, err := goT.Parse(text); err != nil {
-		t.Fatalf("%s: text/template does not parse it: %v", text, err)
-	}
-	if _, err := ours.Parse(text); err != nil {
-		t.Fatalf("%s: parse: %v", text, err)
-	}
-	var want, got strings.Builder
-	wantErr := goT.Execute(&want, data)
-	gotErr := ours.Execute(&got, data)
-	if (wantErr == nil) != (gotErr == nil) {
-		t.Errorf("%s (%T, %s): error %v; text/template's: %v", text, data, option, gotErr, wantErr)
-		return
-	}
-	if wantErr == nil && got.String() != want.String() {
-		t.Errorf("%s (%T, %s):\n got %q\nwant %q", text, data, option, got.String(), want.String())
-	}
+	compareEach(t, text, func() any { return data }, option)
 }
 
 func TestErrorsNameTheAction(t *testing.T) {
