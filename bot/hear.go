@@ -56,8 +56,9 @@ func buildHearIndex(hears []*Hear) *hearIndex {
 	var lits []string
 	var litPattern []int32
 	for i, h := range hears {
-		ix.lead[i] = leadBytes(h.Pattern)
-		lit := requiredLiteral(h.Pattern)
+		re := simplified(h.Pattern)
+		ix.lead[i] = leadBytes(re)
+		lit := requiredLiteral(re)
 		if len(lit) < 2 {
 			ix.always = append(ix.always, int32(i))
 			continue
@@ -179,16 +180,22 @@ func (s *byteSet) addRange(lo, hi int) {
 	}
 }
 
-// leadBytes returns the bytes every match of pattern begins with, when the
-// pattern is anchored at the start of the text and cannot match the empty
-// string; otherwise nil.
-func leadBytes(pattern string) *byteSet {
+// simplified parses pattern as regexp does and simplifies it, for the
+// index to read its literals and first bytes from; nil if it does not
+// parse.
+func simplified(pattern string) *syntax.Regexp {
 	re, err := syntax.Parse(pattern, syntax.Perl)
 	if err != nil {
 		return nil
 	}
-	re = re.Simplify()
-	if !anchoredAtStart(re) {
+	return re.Simplify()
+}
+
+// leadBytes returns the bytes every match of re begins with, when re is
+// anchored at the start of the text and cannot match the empty string;
+// otherwise (and for a nil re) nil.
+func leadBytes(re *syntax.Regexp) *byteSet {
+	if re == nil || !anchoredAtStart(re) {
 		return nil
 	}
 	var set byteSet
@@ -288,13 +295,12 @@ func addRune(set *byteSet, r rune) {
 }
 
 // requiredLiteral returns, in lower case, the longest ASCII string that
-// every match of pattern contains, or "" when there is none.
-func requiredLiteral(pattern string) string {
-	re, err := syntax.Parse(pattern, syntax.Perl)
-	if err != nil {
+// every match of re contains, or "" when there is none (or re is nil).
+func requiredLiteral(re *syntax.Regexp) string {
+	if re == nil {
 		return ""
 	}
-	return strings.ToLower(longestRequired(re.Simplify()))
+	return strings.ToLower(longestRequired(re))
 }
 
 func longestRequired(re *syntax.Regexp) string {
